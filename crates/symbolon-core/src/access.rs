@@ -1,0 +1,232 @@
+//! Access tokens: JWTs in the RFC 9068 profile, signed with a key held in memory and
+//! verified per RFC 8725 (the algorithm comes from the key named by `kid`, never from
+//! the token).
+
+use crate::clock::UnixTime;
+use crate::keys::{KeyError, SigningKey};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The `typ` header of an access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// The claims of an access token (contract §1, RFC 9068 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// The user's stable id.
+    pub sub: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry.
+    pub exp: UnixTime,
+    /// Issue time.
+    pub iat: UnixTime,
+    /// Unique token id.
+    pub jti: String,
+    /// Session id.
+    pub sid: String,
+    /// The OAuth client the session belongs to.
+    pub client_id: String,
+    /// The username at issue time.
+    pub preferred_username: String,
+}
+
+/// How access tokens are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectations {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// Allowed clock skew for `exp` and `nbf`, in seconds.
+    pub leeway: i64,
+}
+
+/// Why an access token was refused. The text is safe for `error_description`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a JWT, or a header or payload that does not parse.
+    #[error("the access token is malformed")]
+    Malformed,
+    /// `typ` is not `at+jwt` (for example a refresh token, or an ID token).
+    #[error("the token is not an access token")]
+    WrongType,
+    /// No key with this `kid` (or no `kid`).
+    #[error("the access token was signed by an unknown key")]
+    UnknownKey,
+    /// The signature does not verify, or the header's `alg` is not the key's.
+    #[error("the access token signature is invalid")]
+    BadSignature,
+    /// Past `exp` (beyond the leeway).
+    #[error("the access token has expired")]
+    Expired,
+    /// Before `nbf` (beyond the leeway).
+    #[error("the access token is not yet valid")]
+    NotYetValid,
+    /// Wrong `iss`.
+    #[error("the access token has the wrong issuer")]
+    WrongIssuer,
+    /// Wrong `aud`.
+    #[error("the access token has the wrong audience")]
+    WrongAudience,
+}
+
+/// Builds and signs an access token. The key stays parsed in memory, so this costs one
+/// signature plus a little JSON and base64.
+pub fn issue(key: &SigningKey, claims: &AccessClaims) -> Result<String, KeyError> {
+    #[derive(Serialize)]
+    struct Header<'a> {
+        alg: &'a str,
+        typ: &'a str,
+        kid: &'a str,
+    }
+    let header = Header { alg: key.alg().as_str(), typ: ACCESS_TOKEN_TYPE, kid: key.kid() };
+    // Serialising these plain structs cannot fail.
+    let header = serde_json::to_vec(&header).unwrap_or_default();
+    let payload = serde_json::to_vec(claims).unwrap_or_default();
+    let mut token = String::with_capacity(512);
+    URL_SAFE_NO_PAD.encode_string(header, &mut token);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+    let signature = key.sign(token.as_bytes())?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
+}
+
+/// The keys a server signs with and accepts.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    current: Arc<SigningKey>,
+    by_kid: HashMap<String, Arc<SigningKey>>,
+}
+
+impl KeySet {
+    /// A set that signs with `current` and accepts it and every key in `others`.
+    pub fn new(current: Arc<SigningKey>, others: impl IntoIterator<Item = Arc<SigningKey>>) -> Self {
+        let mut by_kid: HashMap<_, _> = others.into_iter().map(|k| (k.kid().to_owned(), k)).collect();
+        by_kid.insert(current.kid().to_owned(), current.clone());
+        Self { current, by_kid }
+    }
+
+    /// The key new tokens are signed with.
+    pub fn current(&self) -> &Arc<SigningKey> {
+        &self.current
+    }
+
+    /// Every accepted key.
+    pub fn keys(&self) -> impl Iterator<Item = &Arc<SigningKey>> {
+        self.by_kid.values()
+    }
+
+    /// Whether a key with this id is accepted.
+    pub fn contains(&self, kid: &str) -> bool {
+        self.by_kid.contains_key(kid)
+    }
+
+    /// Verifies an access token at `now` and returns its claims.
+    pub fn verify(&self, token: &str, expect: &Expectations, now: UnixTime) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.typ.as_deref().map(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)) != Some(true)
+            && header.typ.as_deref() != Some("application/at+jwt")
+        {
+            return Err(TokenError::WrongType);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.by_kid.get(kid))
+            .ok_or(TokenError::UnknownKey)?;
+        let mut validation = jsonwebtoken::Validation::new(key.alg().jwt());
+        validation.set_issuer(&[&expect.issuer]);
+        validation.set_audience(&[&expect.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Time is checked below against the injected clock, not the library's.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let data = jsonwebtoken::decode::<WithNbf>(token, key.decoding_key(), &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::InvalidSignature | K::InvalidAlgorithm | K::InvalidAlgorithmName | K::InvalidKeyFormat => {
+                    TokenError::BadSignature
+                }
+                K::InvalidIssuer => TokenError::WrongIssuer,
+                K::InvalidAudience => TokenError::WrongAudience,
+                _ => TokenError::Malformed,
+            }
+        })?;
+        let claims = data.claims;
+        if now > claims.inner.exp + expect.leeway {
+            return Err(TokenError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now + expect.leeway) {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims.inner)
+    }
+}
+
+#[derive(Deserialize)]
+struct WithNbf {
+    #[serde(flatten)]
+    inner: AccessClaims,
+    nbf: Option<UnixTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningAlg;
+
+    fn claims(now: UnixTime) -> AccessClaims {
+        AccessClaims {
+            iss: "https://issuer".into(),
+            sub: "user".into(),
+            aud: "api".into(),
+            exp: now + 900,
+            iat: now,
+            jti: "j".into(),
+            sid: "s".into(),
+            client_id: "symbolon".into(),
+            preferred_username: "alice".into(),
+        }
+    }
+
+    fn expect() -> Expectations {
+        Expectations { issuer: "https://issuer".into(), audience: "api".into(), leeway: 30 }
+    }
+
+    #[test]
+    fn issued_tokens_verify_for_every_algorithm() {
+        for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256, SigningAlg::HS256] {
+            let key = Arc::new(SigningKey::generate(alg).unwrap().0);
+            let set = KeySet::new(key.clone(), []);
+            let token = issue(&key, &claims(1000)).unwrap();
+            assert_eq!(set.verify(&token, &expect(), 1000), Ok(claims(1000)), "{alg}");
+            assert_eq!(set.verify(&token, &expect(), 1000 + 930), Ok(claims(1000)));
+            assert_eq!(set.verify(&token, &expect(), 1000 + 931), Err(TokenError::Expired));
+        }
+    }
+
+    #[test]
+    fn wrong_issuer_audience_and_key_are_refused() {
+        let key = Arc::new(SigningKey::generate(SigningAlg::EdDSA).unwrap().0);
+        let other = Arc::new(SigningKey::generate(SigningAlg::EdDSA).unwrap().0);
+        let set = KeySet::new(key.clone(), []);
+        let token = issue(&key, &claims(0)).unwrap();
+        let mut e = expect();
+        e.issuer = "other".into();
+        assert_eq!(set.verify(&token, &e, 0), Err(TokenError::WrongIssuer));
+        let mut e = expect();
+        e.audience = "other".into();
+        assert_eq!(set.verify(&token, &e, 0), Err(TokenError::WrongAudience));
+        let foreign = issue(&other, &claims(0)).unwrap();
+        assert_eq!(set.verify(&foreign, &expect(), 0), Err(TokenError::UnknownKey));
+        assert_eq!(set.verify("a.b.c", &expect(), 0), Err(TokenError::Malformed));
+    }
+}

@@ -1,0 +1,120 @@
+//! symbolon's storage: one trait, [`Store`], with SQLite and PostgreSQL behind it.
+//!
+//! The backend is chosen once, from the database URL, by [`connect`]. Both backends run
+//! the same SQL text (sqlx accepts `$1` placeholders on both), generated from one macro,
+//! so they cannot drift; the conformance tests in `tests/` run against each.
+//! SQL types never cross this crate's API: callers see records of domain types.
+
+mod records;
+mod sql;
+
+pub use records::*;
+
+use async_trait::async_trait;
+use symbolon_core::ids::{SessionId, UserId};
+use symbolon_core::UnixTime;
+
+/// What can go wrong in the store. Nothing here carries SQL text or secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row already exists (a unique key is taken).
+    #[error("already exists")]
+    Conflict,
+    /// The database cannot be reached or answered with an error.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A row holds a value this version cannot read.
+    #[error("a stored value is invalid: {0}")]
+    Corrupt(String),
+    /// The URL names no supported database.
+    #[error("unsupported database URL (use sqlite://PATH or postgres://...)")]
+    UnsupportedUrl,
+}
+
+/// Result alias for store calls.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything symbolon persists. Every method is one short transaction.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// A trivial query, for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+
+    /// Adds a user; [`StoreError::Conflict`] when the username is taken.
+    async fn create_user(&self, user: &UserRecord) -> Result<()>;
+    /// A user by normalized (lower-case) username.
+    async fn user_by_name(&self, username_key: &str) -> Result<Option<UserRecord>>;
+    /// A user by id.
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>>;
+    /// All users, oldest first.
+    async fn list_users(&self) -> Result<Vec<UserRecord>>;
+    /// Replaces a password hash and revokes every session of the user but `keep`.
+    async fn change_password(&self, user: &UserId, hash: &str, keep: Option<&SessionId>, now: UnixTime) -> Result<()>;
+    /// Disables a user and revokes all of their sessions. False if no such user.
+    async fn disable_user(&self, user: &UserId, now: UnixTime) -> Result<bool>;
+
+    /// Adds an OAuth client; [`StoreError::Conflict`] when the id is taken.
+    async fn create_client(&self, client: &ClientRecord) -> Result<()>;
+    /// A client by id.
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>>;
+
+    /// Starts a session.
+    async fn create_session(&self, session: &SessionRecord) -> Result<()>;
+    /// A session by id.
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
+    /// The compare-and-swap of rotation: moves the session from generation `from` to
+    /// `from + 1` if it is still at `from` and not revoked. True if this call moved it.
+    async fn rotate(&self, id: &SessionId, from: u64, now: UnixTime) -> Result<bool>;
+    /// Revokes one session and writes `event` in the same transaction. False if it was
+    /// already revoked (or does not exist); the event is written only when true.
+    async fn revoke_session(&self, id: &SessionId, reason: &str, event: &AuditEvent) -> Result<bool>;
+    /// Revokes the user's live sessions, all or all but `except`. Returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: &str,
+        now: UnixTime,
+    ) -> Result<u64>;
+    /// The user's sessions that are neither revoked nor past their absolute end.
+    async fn live_sessions(&self, user: &UserId, now: UnixTime) -> Result<Vec<SessionRecord>>;
+
+    /// The latest `blocked_until` among these throttle keys (0 if none).
+    async fn blocked_until(&self, keys: &[String]) -> Result<UnixTime>;
+    /// Counts a failure for `key` (the count restarts after `window` quiet seconds) and
+    /// returns the new count.
+    async fn record_failure(&self, key: &str, now: UnixTime, window: i64) -> Result<u64>;
+    /// Raises `blocked_until` for `key` to `until` (never lowers it).
+    async fn block(&self, key: &str, until: UnixTime) -> Result<()>;
+    /// Forgets the failures of `key` (after a successful login).
+    async fn clear_failures(&self, key: &str) -> Result<()>;
+
+    /// Stores a new signing key; when `retire_others` is set, every current key is retired
+    /// at that time in the same transaction.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord, retire_others: Option<UnixTime>) -> Result<()>;
+    /// All signing keys, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+
+    /// Appends an audit event.
+    async fn audit(&self, event: &AuditEvent) -> Result<()>;
+    /// The newest audit events, newest first.
+    async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEvent>>;
+
+    /// Deletes, in one bounded batch, sessions past their absolute end, sessions revoked
+    /// before `revoked_before`, audit rows older than `audit_before`, and stale throttle
+    /// rows. Safe to run on every instance at once. Returns rows deleted.
+    async fn purge(&self, now: UnixTime, revoked_before: UnixTime, audit_before: UnixTime, batch: u32) -> Result<u64>;
+}
+
+/// Opens the store named by `url` (`sqlite://PATH` or `postgres://...`), without migrating.
+pub async fn connect(url: &str, pool_size: u32) -> Result<std::sync::Arc<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        Ok(std::sync::Arc::new(sql::SqliteStore::open(path, pool_size).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(sql::PgStore::open(url, pool_size).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}

@@ -1,0 +1,645 @@
+//! The SQLite and PostgreSQL implementations. One macro holds every statement, so both
+//! backends run the same SQL text; only connection set-up differs.
+
+use crate::{AuditEvent, ClientRecord, Result, SessionRecord, SigningKeyRecord, Store, StoreError, UserRecord};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+use symbolon_core::ids::{SessionId, UserId};
+use symbolon_core::UnixTime;
+
+fn db_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: String,
+    username: String,
+    password_hash: String,
+    created_at: i64,
+    disabled_at: Option<i64>,
+}
+
+impl TryFrom<UserRow> for UserRecord {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self> {
+        Ok(Self {
+            id: UserId::parse(&r.id).ok_or_else(|| corrupt("user id"))?,
+            username: r.username,
+            password_hash: r.password_hash,
+            created_at: r.created_at,
+            disabled_at: r.disabled_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct ClientRow {
+    client_id: String,
+    secret_hash: Option<String>,
+    created_at: i64,
+}
+
+impl From<ClientRow> for ClientRecord {
+    fn from(r: ClientRow) -> Self {
+        Self { client_id: r.client_id, secret_hash: r.secret_hash, created_at: r.created_at }
+    }
+}
+
+#[derive(FromRow)]
+struct SessionRow {
+    id: String,
+    user_id: String,
+    username: String,
+    client_id: String,
+    generation: i64,
+    created_at: i64,
+    rotated_at: i64,
+    last_used_at: i64,
+    absolute_end: i64,
+    revoked_at: Option<i64>,
+    user_agent: Option<String>,
+    ip: Option<String>,
+}
+
+impl TryFrom<SessionRow> for SessionRecord {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self> {
+        Ok(Self {
+            id: SessionId::parse(&r.id).ok_or_else(|| corrupt("session id"))?,
+            user_id: UserId::parse(&r.user_id).ok_or_else(|| corrupt("session user id"))?,
+            username: r.username,
+            client_id: r.client_id,
+            generation: u64::try_from(r.generation).map_err(|_| corrupt("session generation"))?,
+            created_at: r.created_at,
+            rotated_at: r.rotated_at,
+            last_used_at: r.last_used_at,
+            absolute_end: r.absolute_end,
+            revoked_at: r.revoked_at,
+            user_agent: r.user_agent,
+            ip: r.ip,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct KeyRow {
+    kid: String,
+    alg: String,
+    wrapped_private: Vec<u8>,
+    created_at: i64,
+    retired_at: Option<i64>,
+}
+
+impl From<KeyRow> for SigningKeyRecord {
+    fn from(r: KeyRow) -> Self {
+        Self { kid: r.kid, alg: r.alg, wrapped_private: r.wrapped_private, created_at: r.created_at, retired_at: r.retired_at }
+    }
+}
+
+#[derive(FromRow)]
+struct AuditRow {
+    at: i64,
+    kind: String,
+    user_id: Option<String>,
+    session_id: Option<String>,
+    ip: Option<String>,
+    detail: Option<String>,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(r: AuditRow) -> Self {
+        Self { at: r.at, kind: r.kind, user_id: r.user_id, session_id: r.session_id, ip: r.ip, detail: r.detail }
+    }
+}
+
+const SESSION_COLUMNS: &str = "id, user_id, username, client_id, generation, created_at, rotated_at, \
+     last_used_at, absolute_end, revoked_at, user_agent, ip";
+
+fn generation(g: u64) -> Result<i64> {
+    i64::try_from(g).map_err(|_| corrupt("generation overflow"))
+}
+
+/// SQLite: one writer connection (SQLite allows one writer at a time; queueing in the
+/// pool beats sleeping in the busy handler) and a pool of readers, in WAL mode.
+#[derive(Debug)]
+pub(crate) struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(path: &str, pool_size: u32) -> Result<Self> {
+        create_private_file(path)?;
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(db_error)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a commit survives a crash of the process (kill -9);
+            // a power loss may undo the last commits but never corrupts. See BENCHMARKS.md.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(db_error)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        Ok(Self { read, write })
+    }
+
+    async fn run_migrations(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.write)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+/// Creates the database file with mode 0600 before SQLite does, since it holds password
+/// hashes and wrapped keys. The `-wal` and `-shm` files inherit nothing, so the umask
+/// of the server process should be 077 as well (the CLI sets it).
+fn create_private_file(path: &str) -> Result<()> {
+    if path.is_empty() || path.starts_with(':') || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!("cannot create the database file {path}: {e}"))),
+    }
+}
+
+/// PostgreSQL: one pool serves reads and writes.
+#[derive(Debug)]
+pub(crate) struct PgStore {
+    read: PgPool,
+    write: PgPool,
+}
+
+impl PgStore {
+    pub(crate) async fn open(url: &str, pool_size: u32) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(db_error)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        Ok(Self { read: pool.clone(), write: pool })
+    }
+
+    async fn run_migrations(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.write)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+macro_rules! impl_store {
+    ($store:ty) => {
+        #[async_trait]
+        impl Store for $store {
+            async fn migrate(&self) -> Result<()> {
+                self.run_migrations().await
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn create_user(&self, u: &UserRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO users (id, username, username_key, password_hash, created_at, disabled_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(u.id.to_string())
+                .bind(&u.username)
+                .bind(u.username_key())
+                .bind(&u.password_hash)
+                .bind(u.created_at)
+                .bind(u.disabled_at)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn user_by_name(&self, key: &str) -> Result<Option<UserRecord>> {
+                sqlx::query_as::<_, UserRow>(
+                    "SELECT id, username, password_hash, created_at, disabled_at FROM users WHERE username_key = $1",
+                )
+                .bind(key)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?
+                .map(UserRecord::try_from)
+                .transpose()
+            }
+
+            async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>> {
+                sqlx::query_as::<_, UserRow>(
+                    "SELECT id, username, password_hash, created_at, disabled_at FROM users WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?
+                .map(UserRecord::try_from)
+                .transpose()
+            }
+
+            async fn list_users(&self) -> Result<Vec<UserRecord>> {
+                sqlx::query_as::<_, UserRow>(
+                    "SELECT id, username, password_hash, created_at, disabled_at FROM users ORDER BY created_at, username_key",
+                )
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(UserRecord::try_from)
+                .collect()
+            }
+
+            async fn change_password(
+                &self,
+                user: &UserId,
+                hash: &str,
+                keep: Option<&SessionId>,
+                now: UnixTime,
+            ) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                    .bind(hash)
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'password_changed' \
+                     WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
+                )
+                .bind(now)
+                .bind(user.to_string())
+                .bind(keep.map(|k| k.to_string()).unwrap_or_default())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                insert_audit(&mut *tx, &AuditEvent {
+                    user_id: Some(user.to_string()),
+                    session_id: keep.map(|k| k.to_string()),
+                    ..AuditEvent::new(crate::audit_kind::PASSWORD_CHANGED, now)
+                })
+                .await?;
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn disable_user(&self, user: &UserId, now: UnixTime) -> Result<bool> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let changed = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                    .bind(now)
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected();
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'user_disabled' \
+                     WHERE user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if changed > 0 {
+                    insert_audit(&mut *tx, &AuditEvent {
+                        user_id: Some(user.to_string()),
+                        ..AuditEvent::new(crate::audit_kind::USER_DISABLED, now)
+                    })
+                    .await?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(changed > 0)
+            }
+
+            async fn create_client(&self, c: &ClientRecord) -> Result<()> {
+                sqlx::query("INSERT INTO clients (client_id, secret_hash, created_at) VALUES ($1, $2, $3)")
+                    .bind(&c.client_id)
+                    .bind(&c.secret_hash)
+                    .bind(c.created_at)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>> {
+                Ok(sqlx::query_as::<_, ClientRow>(
+                    "SELECT client_id, secret_hash, created_at FROM clients WHERE client_id = $1",
+                )
+                .bind(client_id)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_error)?
+                .map(ClientRecord::from))
+            }
+
+            async fn create_session(&self, s: &SessionRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, username, client_id, generation, created_at, rotated_at, \
+                     last_used_at, absolute_end, revoked_at, user_agent, ip) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(s.id.to_string())
+                .bind(s.user_id.to_string())
+                .bind(&s.username)
+                .bind(&s.client_id)
+                .bind(generation(s.generation)?)
+                .bind(s.created_at)
+                .bind(s.rotated_at)
+                .bind(s.last_used_at)
+                .bind(s.absolute_end)
+                .bind(s.revoked_at)
+                .bind(&s.user_agent)
+                .bind(&s.ip)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
+                sqlx::query_as::<_, SessionRow>(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.read)
+                    .await
+                    .map_err(db_error)?
+                    .map(SessionRecord::try_from)
+                    .transpose()
+            }
+
+            async fn rotate(&self, id: &SessionId, from: u64, now: UnixTime) -> Result<bool> {
+                let moved = sqlx::query(
+                    "UPDATE sessions SET generation = generation + 1, rotated_at = $1, last_used_at = $1 \
+                     WHERE id = $2 AND generation = $3 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(id.to_string())
+                .bind(generation(from)?)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+                Ok(moved == 1)
+            }
+
+            async fn revoke_session(&self, id: &SessionId, reason: &str, event: &AuditEvent) -> Result<bool> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                let changed = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+                )
+                .bind(event.at)
+                .bind(reason)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+                if changed > 0 {
+                    insert_audit(&mut *tx, event).await?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(changed > 0)
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user: &UserId,
+                except: Option<&SessionId>,
+                reason: &str,
+                now: UnixTime,
+            ) -> Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 \
+                     WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
+                )
+                .bind(now)
+                .bind(reason)
+                .bind(user.to_string())
+                .bind(except.map(|k| k.to_string()).unwrap_or_default())
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?
+                .rows_affected())
+            }
+
+            async fn live_sessions(&self, user: &UserId, now: UnixTime) -> Result<Vec<SessionRecord>> {
+                sqlx::query_as::<_, SessionRow>(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions \
+                     WHERE user_id = $1 AND revoked_at IS NULL AND absolute_end > $2 ORDER BY created_at, id"
+                ))
+                .bind(user.to_string())
+                .bind(now)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(SessionRecord::try_from)
+                .collect()
+            }
+
+            async fn blocked_until(&self, keys: &[String]) -> Result<UnixTime> {
+                let mut latest = 0;
+                for key in keys {
+                    let until: Option<i64> = sqlx::query_scalar("SELECT blocked_until FROM throttle WHERE key = $1")
+                        .bind(key)
+                        .fetch_optional(&self.read)
+                        .await
+                        .map_err(db_error)?;
+                    latest = latest.max(until.unwrap_or(0));
+                }
+                Ok(latest)
+            }
+
+            async fn record_failure(&self, key: &str, now: UnixTime, window: i64) -> Result<u64> {
+                let count: i64 = sqlx::query_scalar(
+                    "INSERT INTO throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       failures = CASE WHEN throttle.last_failure < $3 THEN 1 ELSE throttle.failures + 1 END, \
+                       last_failure = $2 \
+                     RETURNING failures",
+                )
+                .bind(key)
+                .bind(now)
+                .bind(now - window)
+                .fetch_one(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+
+            async fn block(&self, key: &str, until: UnixTime) -> Result<()> {
+                sqlx::query("UPDATE throttle SET blocked_until = $2 WHERE key = $1 AND blocked_until < $2")
+                    .bind(key)
+                    .bind(until)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn clear_failures(&self, key: &str) -> Result<()> {
+                sqlx::query("DELETE FROM throttle WHERE key = $1")
+                    .bind(key)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn insert_signing_key(&self, k: &SigningKeyRecord, retire_others: Option<UnixTime>) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_error)?;
+                if let Some(at) = retire_others {
+                    sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, wrapped_private, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&k.kid)
+                .bind(&k.alg)
+                .bind(&k.wrapped_private)
+                .bind(k.created_at)
+                .bind(k.retired_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if retire_others.is_some() {
+                    insert_audit(&mut *tx, &AuditEvent {
+                        detail: Some(format!("kid={} alg={}", k.kid, k.alg)),
+                        ..AuditEvent::new(crate::audit_kind::KEY_ROTATED, k.created_at)
+                    })
+                    .await?;
+                }
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+                Ok(sqlx::query_as::<_, KeyRow>(
+                    "SELECT kid, alg, wrapped_private, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
+                )
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(SigningKeyRecord::from)
+                .collect())
+            }
+
+            async fn audit(&self, event: &AuditEvent) -> Result<()> {
+                insert_audit(&self.write, event).await
+            }
+
+            async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEvent>> {
+                Ok(sqlx::query_as::<_, AuditRow>(
+                    "SELECT at, kind, user_id, session_id, ip, detail FROM audit ORDER BY id DESC LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(AuditEvent::from)
+                .collect())
+            }
+
+            async fn purge(&self, now: UnixTime, revoked_before: UnixTime, audit_before: UnixTime, batch: u32) -> Result<u64> {
+                // Each statement deletes at most `batch` rows chosen by a subquery, so a
+                // purge never holds locks for long; concurrent purges simply find less.
+                let batch = i64::from(batch);
+                let sessions = sqlx::query(
+                    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                     WHERE absolute_end < $1 OR revoked_at < $2 LIMIT $3)",
+                )
+                .bind(now)
+                .bind(revoked_before)
+                .bind(batch)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                let audit = sqlx::query("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 LIMIT $2)")
+                    .bind(audit_before)
+                    .bind(batch)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                let throttle = sqlx::query(
+                    "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle \
+                     WHERE blocked_until < $1 AND last_failure < $2 LIMIT $3)",
+                )
+                .bind(now)
+                .bind(revoked_before)
+                .bind(batch)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+                Ok(sessions.rows_affected() + audit.rows_affected() + throttle.rows_affected())
+            }
+        }
+    };
+}
+
+async fn insert_audit<'e, E, DB>(executor: E, e: &AuditEvent) -> Result<()>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
+        "INSERT INTO audit (at, kind, user_id, session_id, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(e.at)
+    .bind(e.kind.clone())
+    .bind(e.user_id.clone())
+    .bind(e.session_id.clone())
+    .bind(e.ip.clone())
+    .bind(e.detail.clone())
+    .execute(executor)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+impl_store!(SqliteStore);
+impl_store!(PgStore);
