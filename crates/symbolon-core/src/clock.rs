@@ -23,3 +23,25 @@ impl Clock for SystemClock {
             .unwrap_or(0)
     }
 }
+
+/// A clock that only moves when told to: for tests of expiry and grace without sleeping.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: UnixTime) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(start))
+    }
+
+    /// Moves the clock forward (or back, with a negative value).
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixTime {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

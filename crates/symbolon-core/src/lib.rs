@@ -12,5 +12,6 @@ pub mod master;
 pub mod password;
 pub mod refresh;
 pub mod rotation;
+pub mod throttle;
 
-pub use clock::{Clock, SystemClock, UnixTime};
+pub use clock::{Clock, ManualClock, SystemClock, UnixTime};

@@ -1,1 +1,189 @@
-//! placeholder
+//! The symbolon HTTP server.
+//!
+//! [`build`] turns a [`Config`] into an [`AppState`] (opening the store, reading or
+//! creating the master key, loading the signing keys); [`api::router`] is the axum
+//! router; [`serve`] runs it with the background jobs until a shutdown signal.
+//! Only this crate knows HTTP status codes: see [`error::ApiError`].
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod hashing;
+pub mod keys;
+pub mod metrics;
+pub mod state;
+
+pub use config::Config;
+pub use state::AppState;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use symbolon_core::access::Expectations;
+use symbolon_core::keys::KeyWrap;
+use symbolon_core::master::MasterKey;
+use symbolon_core::password::{HashParams, Hasher};
+use symbolon_core::refresh::RefreshCodec;
+use symbolon_core::rotation::RefreshPolicy;
+use symbolon_core::Clock;
+use symbolon_store::{Store, StoreError};
+
+/// Why the server could not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The master key file cannot be read or written.
+    #[error("master key file {path}: {reason}")]
+    MasterKey {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The database cannot be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The signing keys cannot be loaded.
+    #[error(transparent)]
+    Keys(#[from] keys::KeysError),
+    /// The Argon2id parameters are invalid.
+    #[error(transparent)]
+    Hash(#[from] symbolon_core::password::BadParams),
+}
+
+/// Reads the master key, or creates it (mode 0600) when the file does not exist.
+/// Returns the key and whether it was just created.
+pub fn load_or_create_master_key(path: &Path) -> Result<(MasterKey, bool), StartError> {
+    let err = |reason: String| StartError::MasterKey { path: path.display().to_string(), reason };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(meta) = std::fs::metadata(path) {
+                    if meta.permissions().mode() & 0o077 != 0 {
+                        tracing::warn!(path = %path.display(), "the master key file is readable by others; chmod 600 it");
+                    }
+                }
+            }
+            Ok((MasterKey::from_text(&text).map_err(|e| err(e.to_string()))?, false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = MasterKey::generate();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
+            std::io::Write::write_all(&mut file, key.to_text().as_bytes()).map_err(|e| err(e.to_string()))?;
+            file.sync_all().map_err(|e| err(e.to_string()))?;
+            Ok((key, true))
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+/// Opens the store named by the configuration, migrating it when configured to.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    let store = symbolon_store::connect(&config.database_url, config.db_pool_size).await?;
+    if config.migrate_on_start {
+        store.migrate().await?;
+    }
+    Ok(store)
+}
+
+/// Builds the application state from a configuration: store, master key, keys, hasher.
+pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+    let (master, created) = load_or_create_master_key(&config.master_key_file)?;
+    if created {
+        tracing::info!(path = %config.master_key_file.display(), "generated a new master key (mode 0600); keep it safe and back it up");
+    }
+    let store = open_store(&config).await?;
+    build_with(config, clock, store, &master).await
+}
+
+/// Builds the state from parts already opened (tests share a store this way).
+pub async fn build_with(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+    master: &MasterKey,
+) -> Result<AppState, StartError> {
+    let hasher = Hasher::new(HashParams {
+        memory_kib: config.argon2_memory_kib,
+        iterations: config.argon2_iterations,
+        parallelism: config.argon2_parallelism,
+    })?;
+    let retention = keys::Retention {
+        access_ttl: config.access_ttl.0,
+        leeway: config.leeway.0,
+        key_refresh: config.key_refresh.0,
+    };
+    let keys = keys::KeyManager::start(store.as_ref(), KeyWrap::new(master), config.alg(), retention, clock.now()).await?;
+    let issuer = config.issuer();
+    let inner = state::Inner {
+        expect: Expectations { issuer: issuer.clone(), audience: config.audience.clone(), leeway: config.leeway.0 },
+        policy: RefreshPolicy { refresh_ttl: config.refresh_ttl.0, reuse_grace: config.reuse_grace.0 },
+        codec: RefreshCodec::new(master),
+        hasher: hashing::HashPool::new(hasher, config.max_concurrent_hashes, config.max_queued_logins),
+        metrics: metrics::Metrics::default(),
+        keys,
+        issuer,
+        store,
+        clock,
+        config,
+    };
+    Ok(AppState(Arc::new(inner)))
+}
+
+/// Runs the server on `listener` until `shutdown` completes, then finishes the requests
+/// in flight. Also runs the key reload and the purge of expired rows.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let background = tokio::spawn(background_jobs(state.clone()));
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    background.abort();
+    result
+}
+
+async fn background_jobs(state: AppState) {
+    let key_period = Duration::from_secs(state.config.key_refresh.0.max(1) as u64);
+    let mut key_tick = tokio::time::interval(key_period);
+    let mut purge_tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = key_tick.tick() => {
+                if let Err(e) = state.keys.reload(state.store(), state.now()).await {
+                    tracing::warn!(error = %e, "signing-key reload failed; keeping the keys in memory");
+                }
+            }
+            _ = purge_tick.tick() => purge(&state).await,
+        }
+    }
+}
+
+/// Deletes expired sessions, old audit rows and stale throttle rows in bounded batches.
+pub async fn purge(state: &AppState) {
+    let now = state.now();
+    let keep = state.config.retention.0;
+    for _ in 0..100 {
+        match state.store().purge(now, now - keep, now - keep, 1000).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "purge failed");
+                break;
+            }
+        }
+    }
+}

@@ -175,8 +175,8 @@ impl SqliteStore {
 }
 
 /// Creates the database file with mode 0600 before SQLite does, since it holds password
-/// hashes and wrapped keys. The `-wal` and `-shm` files inherit nothing, so the umask
-/// of the server process should be 077 as well (the CLI sets it).
+/// hashes and wrapped keys. SQLite gives the `-wal` and `-shm` files the database
+/// file's mode.
 fn create_private_file(path: &str) -> Result<()> {
     if path.is_empty() || path.starts_with(':') || std::path::Path::new(path).exists() {
         return Ok(());

@@ -1,0 +1,137 @@
+//! Extractors that answer in the contract's error format: JSON and form bodies, the
+//! bearer token, HTTP Basic client credentials and the request's origin.
+
+use crate::auth::{self, RequestMeta};
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use symbolon_core::access::AccessClaims;
+use symbolon_store::SessionRecord;
+
+fn rejection(status: StatusCode, text: String) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
+        _ => ApiError::InvalidRequest(text),
+    }
+}
+
+/// A JSON body; rejections answer 400, 413 or 415 in the contract's format.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(ApiError::UnsupportedMediaType("Content-Type must be application/json".into()))
+            }
+            Err(e) => Err(rejection(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// A form-encoded body (the OAuth 2.0 endpoints).
+#[derive(Debug)]
+pub struct ApiForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(FormRejection::InvalidFormContentType(_)) => Err(ApiError::UnsupportedMediaType(
+                "Content-Type must be application/x-www-form-urlencoded".into(),
+            )),
+            Err(e) => Err(rejection(e.status(), e.body_text())),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect());
+        Ok(RequestMeta { ip, user_agent })
+    }
+}
+
+/// The bearer token of the `Authorization` header (RFC 6750 §2.1), if any.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// A request carrying a valid access token of a live session.
+#[derive(Debug)]
+pub struct Authenticated {
+    /// The token's claims.
+    pub claims: AccessClaims,
+    /// Its session, as just read.
+    pub session: SessionRecord,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers).ok_or(ApiError::InvalidToken(None))?;
+        let (claims, session) = auth::authenticate(state, token).await?;
+        Ok(Self { claims, session })
+    }
+}
+
+/// HTTP Basic client credentials (RFC 6749 §2.3.1): both parts form-urlencoded.
+#[derive(Debug)]
+pub struct BasicCredentials {
+    /// The client id.
+    pub client_id: String,
+    /// The secret; never logged.
+    pub secret: symbolon_core::ids::Password,
+}
+
+/// Parses `Authorization: Basic`. `Ok(None)` without the header; `Err` for a broken one.
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let broken = || ApiError::InvalidClient { basic_attempted: true };
+    let value = value.to_str().map_err(|_| broken())?;
+    let (scheme, encoded) = value.split_once(' ').ok_or_else(broken)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| broken())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| broken())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(broken)?;
+    let unescape = |s: &str| -> Result<String, ApiError> {
+        let plus = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&plus)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| broken())
+    };
+    Ok(Some(BasicCredentials {
+        client_id: unescape(id)?,
+        secret: symbolon_core::ids::Password::new(unescape(secret)?),
+    }))
+}
