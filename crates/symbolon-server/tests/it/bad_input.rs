@@ -1,0 +1,1 @@
+//! Tests: bad_input.
