@@ -6,5 +6,6 @@ mod bad_input;
 mod jwt;
 mod oauth;
 mod ops;
+mod properties;
 mod rotation;
 mod simple;
