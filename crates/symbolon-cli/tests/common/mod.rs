@@ -1,0 +1,175 @@
+//! Running the real `symbolon` binary from tests: config files, `serve` processes that
+//! are ready when their "listening" line appears, and admin commands.
+#![allow(dead_code)] // Each test binary uses part of this.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_symbolon");
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+/// Writes `dir/<name>.toml` for a server on `port`, cheap Argon2, the shared master key of
+/// `dir`, and `extra` lines.
+pub fn write_config(dir: &Path, name: &str, port: u16, database_url: &str, extra: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let mut file = std::fs::File::create(&path).expect("config");
+    write!(
+        file,
+        "listen = \"127.0.0.1:{port}\"\ndatabase_url = \"{database_url}\"\nmaster_key_file = \"{key}\"\n\
+         issuer = \"http://symbolon.test\"\nargon2_memory_kib = 64\nargon2_iterations = 1\n{extra}\n",
+        key = dir.join("symbolon.key").display(),
+    )
+    .expect("write config");
+    path
+}
+
+/// A `symbolon serve` process.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+/// Starts `symbolon serve` and returns once it logs that it is listening.
+pub async fn start_server(config: &Path) -> Server {
+    let text = std::fs::read_to_string(config).expect("config");
+    let port = text
+        .lines()
+        .find_map(|l| l.strip_prefix("listen = \"127.0.0.1:"))
+        .and_then(|rest| rest.trim_end_matches('"').parse::<u16>().ok())
+        .expect("listen line");
+    let mut child = Command::new(BIN)
+        .args(["--config", config.to_str().expect("utf-8 path"), "serve"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn symbolon serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    while let Some(line) = lines.next_line().await.expect("read log") {
+        if line.contains("listening on") {
+            // Keep draining the log so the server never blocks on a full pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Server {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+            };
+        }
+    }
+    panic!("symbolon serve exited before listening");
+}
+
+/// Runs `symbolon --config CONFIG ARGS...` with `stdin`, asserts success, returns stdout.
+pub fn run(config: &Path, args: &[&str], stdin: &str) -> String {
+    let mut child = std::process::Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn symbolon");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin");
+    let output = child.wait_with_output().expect("symbolon ran");
+    assert!(
+        output.status.success(),
+        "symbolon {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+pub fn add_user(config: &Path, name: &str) {
+    run(
+        config,
+        &["user", "add", name, "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+}
+
+/// A PostgreSQL database of one test's own, dropped at the end.
+pub struct PgDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// `None` (and a note on stderr) when `SYMBOLON_TEST_POSTGRES_URL` is not set.
+    pub async fn create() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("SYMBOLON_TEST_POSTGRES_URL") else {
+            eprintln!(
+                "skipping: set SYMBOLON_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL tests"
+            );
+            return None;
+        };
+        let name = format!("symbolon_test_{:016x}", rand::random::<u64>());
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("PostgreSQL reachable at SYMBOLON_TEST_POSTGRES_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        admin.close().await;
+        let (base, _) = admin_url.rsplit_once('/').expect("URL names a database");
+        Some(Self {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        })
+    }
+
+    /// Ends every connection to this database (what a failover or an operator does).
+    pub async fn terminate_connections(&self) -> u64 {
+        let admin = sqlx::PgPool::connect(&self.admin_url)
+            .await
+            .expect("admin connection");
+        let killed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+        )
+        .bind(&self.name)
+        .fetch_all(&admin)
+        .await
+        .expect("terminate");
+        admin.close().await;
+        killed.len() as u64
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
