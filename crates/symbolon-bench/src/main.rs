@@ -28,7 +28,10 @@ enum Scenario {
 
 /// Load tool for symbolon.
 #[derive(Debug, Parser)]
-#[command(version, after_help = "Example:\n  symbolon-bench refresh --url http://127.0.0.1:8080 --username bench --password 'bench password'")]
+#[command(
+    version,
+    after_help = "Example:\n  symbolon-bench refresh --url http://127.0.0.1:8080 --username bench --password 'bench password'"
+)]
 struct Args {
     /// The scenario.
     scenario: Scenario,
@@ -59,7 +62,12 @@ async fn main() -> Result<()> {
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
     let verify_token = if args.scenario == Scenario::Verify {
-        Some(login(&http, &args).await?["access_token"].as_str().unwrap_or_default().to_owned())
+        Some(
+            login(&http, &args).await?["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
     } else {
         None
     };
@@ -69,7 +77,13 @@ async fn main() -> Result<()> {
     let args = Arc::new(args);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
-        let (http, args, ok, errors, token) = (http.clone(), args.clone(), ok.clone(), errors.clone(), verify_token.clone());
+        let (http, args, ok, errors, token) = (
+            http.clone(),
+            args.clone(),
+            ok.clone(),
+            errors.clone(),
+            verify_token.clone(),
+        );
         workers.spawn(async move { worker(http, args, token, deadline, ok, errors).await });
     }
     let bar = progress(&args, deadline, ok.clone()).await;
@@ -103,7 +117,11 @@ async fn main() -> Result<()> {
 
 async fn progress(args: &Args, deadline: Instant, ok: Arc<AtomicU64>) -> indicatif::ProgressBar {
     let total = args.duration.as_millis() as u64;
-    let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total) };
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {bar:40} {elapsed}/{duration} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -146,7 +164,12 @@ async fn worker(
 ) -> Result<Vec<u32>> {
     let mut latencies = Vec::with_capacity(4096);
     let mut refresh = match args.scenario {
-        Scenario::Refresh => Some(login(&http, &args).await?["refresh_token"].as_str().unwrap_or_default().to_owned()),
+        Scenario::Refresh => Some(
+            login(&http, &args).await?["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
         _ => None,
     };
     let login_body = json!({"username": args.username, "password": args.password});
@@ -154,7 +177,9 @@ async fn worker(
         let start = Instant::now();
         let request = match args.scenario {
             Scenario::Healthz => http.get(format!("{}/healthz", args.url)),
-            Scenario::Verify => http.get(format!("{}/me", args.url)).bearer_auth(access.as_deref().unwrap_or_default()),
+            Scenario::Verify => http
+                .get(format!("{}/me", args.url))
+                .bearer_auth(access.as_deref().unwrap_or_default()),
             Scenario::Login => http.post(format!("{}/login", args.url)).json(&login_body),
             Scenario::Refresh => http
                 .post(format!("{}/token/refresh", args.url))
@@ -183,7 +208,12 @@ async fn worker(
             errors.fetch_add(1, Ordering::Relaxed);
             if args.scenario == Scenario::Refresh {
                 // A broken chain starts again with a fresh login.
-                refresh = Some(login(&http, &args).await?["refresh_token"].as_str().unwrap_or_default().to_owned());
+                refresh = Some(
+                    login(&http, &args).await?["refresh_token"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
             }
         }
     }

@@ -22,38 +22,64 @@ fn claims() -> AccessClaims {
 }
 
 fn bench(c: &mut Criterion) {
-    let expect = Expectations { issuer: "http://127.0.0.1:8080".into(), audience: "symbolon".into(), leeway: 30 };
+    let expect = Expectations {
+        issuer: "http://127.0.0.1:8080".into(),
+        audience: "symbolon".into(),
+        leeway: 30,
+    };
     for alg in [SigningAlg::EdDSA, SigningAlg::HS256] {
         let (key, material) = SigningKey::generate(alg).expect("key");
         let key = Arc::new(key);
         let set = KeySet::new(key.clone(), []);
         let token = issue(&key, &claims()).expect("token");
         let (input, signature) = token.rsplit_once('.').expect("jws");
-        let signature = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signature).expect("b64");
+        let signature =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signature)
+                .expect("b64");
 
         // The bare operations, with the key parsed once, as the floor.
         match alg {
             SigningAlg::EdDSA => {
-                let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&material).expect("pkcs8");
-                let public = ring::signature::KeyPair::public_key(&pair).as_ref().to_vec();
-                c.bench_function("EdDSA bare sign", |b| b.iter(|| pair.sign(black_box(input.as_bytes()))));
-                let verifier = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public);
+                let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&material)
+                    .expect("pkcs8");
+                let public = ring::signature::KeyPair::public_key(&pair)
+                    .as_ref()
+                    .to_vec();
+                c.bench_function("EdDSA bare sign", |b| {
+                    b.iter(|| pair.sign(black_box(input.as_bytes())))
+                });
+                let verifier =
+                    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public);
                 c.bench_function("EdDSA bare verify", |b| {
-                    b.iter(|| verifier.verify(black_box(input.as_bytes()), &signature).expect("valid"))
+                    b.iter(|| {
+                        verifier
+                            .verify(black_box(input.as_bytes()), &signature)
+                            .expect("valid")
+                    })
                 });
             }
             _ => {
                 let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &material);
-                c.bench_function("HS256 bare sign", |b| b.iter(|| ring::hmac::sign(&hmac, black_box(input.as_bytes()))));
+                c.bench_function("HS256 bare sign", |b| {
+                    b.iter(|| ring::hmac::sign(&hmac, black_box(input.as_bytes())))
+                });
                 c.bench_function("HS256 bare verify", |b| {
-                    b.iter(|| ring::hmac::verify(&hmac, black_box(input.as_bytes()), &signature).expect("valid"))
+                    b.iter(|| {
+                        ring::hmac::verify(&hmac, black_box(input.as_bytes()), &signature)
+                            .expect("valid")
+                    })
                 });
             }
         }
         let claims = claims();
-        c.bench_function(&format!("{alg} issue access token"), |b| b.iter(|| issue(&key, black_box(&claims)).expect("token")));
+        c.bench_function(&format!("{alg} issue access token"), |b| {
+            b.iter(|| issue(&key, black_box(&claims)).expect("token"))
+        });
         c.bench_function(&format!("{alg} verify access token"), |b| {
-            b.iter(|| set.verify(black_box(&token), &expect, 1_900_000_100).expect("valid"))
+            b.iter(|| {
+                set.verify(black_box(&token), &expect, 1_900_000_100)
+                    .expect("valid")
+            })
         });
     }
 }

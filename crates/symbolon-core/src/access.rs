@@ -85,7 +85,11 @@ pub fn issue(key: &SigningKey, claims: &AccessClaims) -> Result<String, KeyError
         typ: &'a str,
         kid: &'a str,
     }
-    let header = Header { alg: key.alg().as_str(), typ: ACCESS_TOKEN_TYPE, kid: key.kid() };
+    let header = Header {
+        alg: key.alg().as_str(),
+        typ: ACCESS_TOKEN_TYPE,
+        kid: key.kid(),
+    };
     // Serialising these plain structs cannot fail.
     let header = serde_json::to_vec(&header).unwrap_or_default();
     let payload = serde_json::to_vec(claims).unwrap_or_default();
@@ -108,8 +112,14 @@ pub struct KeySet {
 
 impl KeySet {
     /// A set that signs with `current` and accepts it and every key in `others`.
-    pub fn new(current: Arc<SigningKey>, others: impl IntoIterator<Item = Arc<SigningKey>>) -> Self {
-        let mut by_kid: HashMap<_, _> = others.into_iter().map(|k| (k.kid().to_owned(), k)).collect();
+    pub fn new(
+        current: Arc<SigningKey>,
+        others: impl IntoIterator<Item = Arc<SigningKey>>,
+    ) -> Self {
+        let mut by_kid: HashMap<_, _> = others
+            .into_iter()
+            .map(|k| (k.kid().to_owned(), k))
+            .collect();
         by_kid.insert(current.kid().to_owned(), current.clone());
         Self { current, by_kid }
     }
@@ -130,9 +140,18 @@ impl KeySet {
     }
 
     /// Verifies an access token at `now` and returns its claims.
-    pub fn verify(&self, token: &str, expect: &Expectations, now: UnixTime) -> Result<AccessClaims, TokenError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        expect: &Expectations,
+        now: UnixTime,
+    ) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.typ.as_deref().map(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)) != Some(true)
+        if header
+            .typ
+            .as_deref()
+            .map(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE))
+            != Some(true)
             && header.typ.as_deref() != Some("application/at+jwt")
         {
             return Err(TokenError::WrongType);
@@ -149,17 +168,19 @@ impl KeySet {
         // Time is checked below against the injected clock, not the library's.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        let data = jsonwebtoken::decode::<WithNbf>(token, key.decoding_key(), &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            match e.kind() {
-                K::InvalidSignature | K::InvalidAlgorithm | K::InvalidAlgorithmName | K::InvalidKeyFormat => {
-                    TokenError::BadSignature
+        let data = jsonwebtoken::decode::<WithNbf>(token, key.decoding_key(), &validation)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind as K;
+                match e.kind() {
+                    K::InvalidSignature
+                    | K::InvalidAlgorithm
+                    | K::InvalidAlgorithmName
+                    | K::InvalidKeyFormat => TokenError::BadSignature,
+                    K::InvalidIssuer => TokenError::WrongIssuer,
+                    K::InvalidAudience => TokenError::WrongAudience,
+                    _ => TokenError::Malformed,
                 }
-                K::InvalidIssuer => TokenError::WrongIssuer,
-                K::InvalidAudience => TokenError::WrongAudience,
-                _ => TokenError::Malformed,
-            }
-        })?;
+            })?;
         let claims = data.claims;
         if now > claims.inner.exp + expect.leeway {
             return Err(TokenError::Expired);
@@ -198,18 +219,34 @@ mod tests {
     }
 
     fn expect() -> Expectations {
-        Expectations { issuer: "https://issuer".into(), audience: "api".into(), leeway: 30 }
+        Expectations {
+            issuer: "https://issuer".into(),
+            audience: "api".into(),
+            leeway: 30,
+        }
     }
 
     #[test]
     fn issued_tokens_verify_for_every_algorithm() {
-        for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256, SigningAlg::HS256] {
+        for alg in [
+            SigningAlg::EdDSA,
+            SigningAlg::ES256,
+            SigningAlg::RS256,
+            SigningAlg::HS256,
+        ] {
             let key = Arc::new(SigningKey::generate(alg).unwrap().0);
             let set = KeySet::new(key.clone(), []);
             let token = issue(&key, &claims(1000)).unwrap();
-            assert_eq!(set.verify(&token, &expect(), 1000), Ok(claims(1000)), "{alg}");
+            assert_eq!(
+                set.verify(&token, &expect(), 1000),
+                Ok(claims(1000)),
+                "{alg}"
+            );
             assert_eq!(set.verify(&token, &expect(), 1000 + 930), Ok(claims(1000)));
-            assert_eq!(set.verify(&token, &expect(), 1000 + 931), Err(TokenError::Expired));
+            assert_eq!(
+                set.verify(&token, &expect(), 1000 + 931),
+                Err(TokenError::Expired)
+            );
         }
     }
 
@@ -226,7 +263,13 @@ mod tests {
         e.audience = "other".into();
         assert_eq!(set.verify(&token, &e, 0), Err(TokenError::WrongAudience));
         let foreign = issue(&other, &claims(0)).unwrap();
-        assert_eq!(set.verify(&foreign, &expect(), 0), Err(TokenError::UnknownKey));
-        assert_eq!(set.verify("a.b.c", &expect(), 0), Err(TokenError::Malformed));
+        assert_eq!(
+            set.verify(&foreign, &expect(), 0),
+            Err(TokenError::UnknownKey)
+        );
+        assert_eq!(
+            set.verify("a.b.c", &expect(), 0),
+            Err(TokenError::Malformed)
+        );
     }
 }

@@ -36,7 +36,8 @@ impl ManualClock {
 
     /// Moves the clock forward (or back, with a negative value).
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+        self.0
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -220,9 +220,16 @@ mod tests {
         assert!(Username::parse("alice.b-c_d@example").is_ok());
         assert!(Username::parse(&"a".repeat(64)).is_ok());
         for bad in ["", "a b", "ünï", "a\0b", &"a".repeat(65)] {
-            assert_eq!(Username::parse(bad), Err(InputError::BadUsername), "{bad:?}");
+            assert_eq!(
+                Username::parse(bad),
+                Err(InputError::BadUsername),
+                "{bad:?}"
+            );
         }
-        assert_eq!(Username::parse("Alice").map(|u| u.normalized()), Ok("alice".into()));
+        assert_eq!(
+            Username::parse("Alice").map(|u| u.normalized()),
+            Ok("alice".into())
+        );
     }
 
     #[test]
@@ -231,6 +238,9 @@ mod tests {
         assert!(Password::new_checked("12345678".into()).is_ok());
         assert!(Password::new_checked("é".repeat(1024)).is_ok());
         assert!(Password::new_checked("x".repeat(1025)).is_err());
-        assert_eq!(format!("{:?}", Password::new("hunter22".into())), "Password(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Password::new("hunter22".into())),
+            "Password(<redacted>)"
+        );
     }
 }

@@ -119,7 +119,10 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,8 +147,12 @@ impl SigningKey {
             SigningAlg::RS256 => {
                 use rsa::pkcs8::EncodePrivateKey;
                 // ring cannot generate RSA keys; the rsa crate does, once per rotation.
-                let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|_| KeyError::Random)?;
-                key.to_pkcs8_der().map_err(|_| KeyError::Random)?.as_bytes().to_vec()
+                let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+                    .map_err(|_| KeyError::Random)?;
+                key.to_pkcs8_der()
+                    .map_err(|_| KeyError::Random)?
+                    .as_bytes()
+                    .to_vec()
             }
             SigningAlg::HS256 => {
                 let mut secret = vec![0u8; 32];
@@ -176,7 +183,8 @@ impl SigningKey {
         };
         let (signer, jwk) = match alg {
             SigningAlg::EdDSA => {
-                let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(material).map_err(|_| bad())?;
+                let pair =
+                    Ed25519KeyPair::from_pkcs8_maybe_unchecked(material).map_err(|_| bad())?;
                 let jwk = Jwk {
                     crv: Some("Ed25519".into()),
                     x: Some(b64(pair.public_key().as_ref())),
@@ -185,8 +193,12 @@ impl SigningKey {
                 (Signer::Ed(pair), Some(jwk))
             }
             SigningAlg::ES256 => {
-                let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, material, &rng)
-                    .map_err(|_| bad())?;
+                let pair = EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    material,
+                    &rng,
+                )
+                .map_err(|_| bad())?;
                 // An uncompressed point: 0x04 ‖ x ‖ y.
                 let point = pair.public_key().as_ref();
                 if point.len() != 65 {
@@ -216,7 +228,10 @@ impl SigningKey {
                 if material.len() < 32 {
                     return Err(bad());
                 }
-                (Signer::Hmac(hmac::Key::new(hmac::HMAC_SHA256, material)), None)
+                (
+                    Signer::Hmac(hmac::Key::new(hmac::HMAC_SHA256, material)),
+                    None,
+                )
             }
         };
         let decoding = match (&jwk, alg) {
@@ -224,7 +239,14 @@ impl SigningKey {
             (Some(jwk), _) => decoding_key(jwk).ok_or_else(bad)?,
             (None, _) => return Err(bad()),
         };
-        Ok(Self { kid, alg, signer, rng, jwk, decoding })
+        Ok(Self {
+            kid,
+            alg,
+            signer,
+            rng,
+            jwk,
+            decoding,
+        })
     }
 
     /// The key id.
@@ -251,7 +273,11 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         Ok(match &self.signer {
             Signer::Ed(pair) => pair.sign(message).as_ref().to_vec(),
-            Signer::Ec(pair) => pair.sign(&self.rng, message).map_err(|_| KeyError::Random)?.as_ref().to_vec(),
+            Signer::Ec(pair) => pair
+                .sign(&self.rng, message)
+                .map_err(|_| KeyError::Random)?
+                .as_ref()
+                .to_vec(),
             Signer::Rsa(pair) => {
                 let mut out = vec![0u8; pair.public().modulus_len()];
                 pair.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut out)
@@ -267,8 +293,13 @@ impl SigningKey {
 pub fn decoding_key(jwk: &Jwk) -> Option<jsonwebtoken::DecodingKey> {
     match jwk.kty.as_str() {
         "OKP" => jsonwebtoken::DecodingKey::from_ed_components(jwk.x.as_deref()?).ok(),
-        "EC" => jsonwebtoken::DecodingKey::from_ec_components(jwk.x.as_deref()?, jwk.y.as_deref()?).ok(),
-        "RSA" => jsonwebtoken::DecodingKey::from_rsa_components(jwk.n.as_deref()?, jwk.e.as_deref()?).ok(),
+        "EC" => {
+            jsonwebtoken::DecodingKey::from_ec_components(jwk.x.as_deref()?, jwk.y.as_deref()?).ok()
+        }
+        "RSA" => {
+            jsonwebtoken::DecodingKey::from_rsa_components(jwk.n.as_deref()?, jwk.e.as_deref()?)
+                .ok()
+        }
         _ => None,
     }
 }
@@ -292,8 +323,12 @@ impl KeyWrap {
     pub fn new(master: &MasterKey) -> Self {
         let bytes = master.derive(b"", b"symbolon/signing-key-wrap/v1");
         #[allow(clippy::expect_used)] // 32 bytes is AES-256's key length.
-        let unbound = aead::UnboundKey::new(&aead::AES_256_GCM, bytes.as_ref()).expect("32-byte AES key");
-        Self { key: aead::LessSafeKey::new(unbound), rng: SystemRandom::new() }
+        let unbound =
+            aead::UnboundKey::new(&aead::AES_256_GCM, bytes.as_ref()).expect("32-byte AES key");
+        Self {
+            key: aead::LessSafeKey::new(unbound),
+            rng: SystemRandom::new(),
+        }
     }
 
     /// `nonce ‖ ciphertext ‖ tag`.
@@ -337,7 +372,12 @@ mod tests {
 
     #[test]
     fn every_algorithm_generates_signs_and_reloads() {
-        for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256, SigningAlg::HS256] {
+        for alg in [
+            SigningAlg::EdDSA,
+            SigningAlg::ES256,
+            SigningAlg::RS256,
+            SigningAlg::HS256,
+        ] {
             let (key, material) = SigningKey::generate(alg).unwrap();
             assert!(!key.sign(b"message").unwrap().is_empty());
             let again = SigningKey::from_material(key.kid().into(), alg, &material).unwrap();
@@ -351,9 +391,14 @@ mod tests {
         let master = MasterKey::generate();
         let wrap = KeyWrap::new(&master);
         let sealed = wrap.wrap("kid-1", b"secret material").unwrap();
-        assert_eq!(wrap.unwrap("kid-1", &sealed).unwrap().as_slice(), b"secret material");
+        assert_eq!(
+            wrap.unwrap("kid-1", &sealed).unwrap().as_slice(),
+            b"secret material"
+        );
         assert!(wrap.unwrap("kid-2", &sealed).is_err());
-        assert!(KeyWrap::new(&MasterKey::generate()).unwrap("kid-1", &sealed).is_err());
+        assert!(KeyWrap::new(&MasterKey::generate())
+            .unwrap("kid-1", &sealed)
+            .is_err());
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
     }
 }

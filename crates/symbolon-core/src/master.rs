@@ -52,7 +52,9 @@ impl MasterKey {
     /// The key file's text form. The caller must write it to a 0600 file.
     pub fn to_text(&self) -> Zeroizing<String> {
         use base64::Engine;
-        Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0.as_ref()) + "\n")
+        Zeroizing::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0.as_ref()) + "\n",
+        )
     }
 
     /// Derives 32 bytes of key material for one purpose (HKDF-SHA256, RFC 5869).

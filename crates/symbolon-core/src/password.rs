@@ -20,7 +20,11 @@ pub struct HashParams {
 
 impl Default for HashParams {
     fn default() -> Self {
-        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -38,17 +42,27 @@ pub struct Hasher {
 
 impl std::fmt::Debug for Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hasher").field("params", self.argon2.params()).finish_non_exhaustive()
+        f.debug_struct("Hasher")
+            .field("params", self.argon2.params())
+            .finish_non_exhaustive()
     }
 }
 
 impl Hasher {
     /// A hasher with these parameters. Computes the dummy hash once (one hash's time).
     pub fn new(params: HashParams) -> Result<Self, BadParams> {
-        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| BadParams(e.to_string()))?;
+        let p = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| BadParams(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
-        let mut this = Self { argon2, dummy: String::new() };
+        let mut this = Self {
+            argon2,
+            dummy: String::new(),
+        };
         this.dummy = this.hash(&Password::new("symbolon-dummy-password".into()));
         Ok(this)
     }
@@ -76,7 +90,10 @@ impl Hasher {
         };
         // The stored hash names its own parameters, so old hashes keep verifying after
         // the configured cost changes.
-        let ok = self.argon2.verify_password(password.expose().as_bytes(), &parsed).is_ok();
+        let ok = self
+            .argon2
+            .verify_password(password.expose().as_bytes(), &parsed)
+            .is_ok();
         ok && real
     }
 }
@@ -86,7 +103,12 @@ mod tests {
     use super::*;
 
     fn fast() -> Hasher {
-        Hasher::new(HashParams { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap()
+        Hasher::new(HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap()
     }
 
     #[test]
@@ -102,6 +124,13 @@ mod tests {
 
     #[test]
     fn default_parameters_are_owasp() {
-        assert_eq!(HashParams::default(), HashParams { memory_kib: 19456, iterations: 2, parallelism: 1 });
+        assert_eq!(
+            HashParams::default(),
+            HashParams {
+                memory_kib: 19456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
     }
 }

@@ -100,7 +100,10 @@ impl RefreshCodec {
         let session = SessionId::from_bytes(raw[1..17].try_into().map_err(|_| Malformed)?);
         hmac::verify(&self.session_key(&session), &raw[..25], &raw[25..]).map_err(|_| Malformed)?;
         let generation = u64::from_be_bytes(raw[17..25].try_into().map_err(|_| Malformed)?);
-        Ok(RefreshClaims { session, generation })
+        Ok(RefreshClaims {
+            session,
+            generation,
+        })
     }
 }
 
@@ -115,7 +118,10 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_are_deterministic() {
         let codec = codec();
-        let claims = RefreshClaims { session: SessionId::generate(), generation: 7 };
+        let claims = RefreshClaims {
+            session: SessionId::generate(),
+            generation: 7,
+        };
         let token = codec.encode(claims);
         assert_eq!(token.expose().len(), TEXT_LEN);
         assert_eq!(codec.decode(token.expose()), Ok(claims));
@@ -125,7 +131,10 @@ mod tests {
     #[test]
     fn any_flipped_character_is_rejected() {
         let codec = codec();
-        let token = codec.encode(RefreshClaims { session: SessionId::generate(), generation: 0 });
+        let token = codec.encode(RefreshClaims {
+            session: SessionId::generate(),
+            generation: 0,
+        });
         let text = token.expose();
         for i in 0..text.len() {
             let mut bytes = text.as_bytes().to_vec();
@@ -139,7 +148,10 @@ mod tests {
 
     #[test]
     fn another_master_key_cannot_verify() {
-        let token = codec().encode(RefreshClaims { session: SessionId::generate(), generation: 1 });
+        let token = codec().encode(RefreshClaims {
+            session: SessionId::generate(),
+            generation: 1,
+        });
         assert_eq!(codec().decode(token.expose()), Err(Malformed));
         assert_eq!(codec().decode(""), Err(Malformed));
         assert_eq!(codec().decode(&"A".repeat(TEXT_LEN)), Err(Malformed));

@@ -59,7 +59,12 @@ pub enum Decision {
 }
 
 /// Decides what a refresh with a token of `presented` generation does at `now`.
-pub fn decide(session: &SessionClock, presented: u64, now: UnixTime, policy: &RefreshPolicy) -> Decision {
+pub fn decide(
+    session: &SessionClock,
+    presented: u64,
+    now: UnixTime,
+    policy: &RefreshPolicy,
+) -> Decision {
     if session.revoked {
         return Decision::Revoked;
     }
@@ -92,22 +97,40 @@ pub fn decide(session: &SessionClock, presented: u64, now: UnixTime, policy: &Re
 mod tests {
     use super::*;
 
-    const POLICY: RefreshPolicy = RefreshPolicy { refresh_ttl: 100, reuse_grace: 10 };
+    const POLICY: RefreshPolicy = RefreshPolicy {
+        refresh_ttl: 100,
+        reuse_grace: 10,
+    };
 
     fn session(generation: u64, rotated_at: i64) -> SessionClock {
-        SessionClock { generation, created_at: 0, rotated_at, absolute_end: 1000, revoked: false }
+        SessionClock {
+            generation,
+            created_at: 0,
+            rotated_at,
+            absolute_end: 1000,
+            revoked: false,
+        }
     }
 
     #[test]
     fn the_current_token_rotates_until_it_expires() {
-        assert_eq!(decide(&session(0, 0), 0, 99, &POLICY), Decision::Rotate { from: 0 });
+        assert_eq!(
+            decide(&session(0, 0), 0, 99, &POLICY),
+            Decision::Rotate { from: 0 }
+        );
         assert_eq!(decide(&session(0, 0), 0, 100, &POLICY), Decision::Expired);
-        assert_eq!(decide(&session(3, 50), 3, 149, &POLICY), Decision::Rotate { from: 3 });
+        assert_eq!(
+            decide(&session(3, 50), 3, 149, &POLICY),
+            Decision::Rotate { from: 3 }
+        );
     }
 
     #[test]
     fn the_previous_token_replays_within_the_grace_only() {
-        assert_eq!(decide(&session(4, 50), 3, 60, &POLICY), Decision::GraceReplay { successor: 4 });
+        assert_eq!(
+            decide(&session(4, 50), 3, 60, &POLICY),
+            Decision::GraceReplay { successor: 4 }
+        );
         assert_eq!(decide(&session(4, 50), 3, 61, &POLICY), Decision::Reuse);
         assert_eq!(decide(&session(4, 50), 2, 51, &POLICY), Decision::Reuse);
     }

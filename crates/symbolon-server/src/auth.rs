@@ -94,7 +94,10 @@ impl AuthError {
     /// As an answer of the API whose `invalid_grant` status is `grant_status`
     /// (401 on the simple API, 400 on the OAuth token endpoint).
     pub fn into_api(self, grant_status: StatusCode) -> ApiError {
-        let grant = |description: &str| ApiError::InvalidGrant { status: grant_status, description: description.into() };
+        let grant = |description: &str| ApiError::InvalidGrant {
+            status: grant_status,
+            description: description.into(),
+        };
         match self {
             Self::BadCredentials => grant("invalid username or password"),
             Self::Throttled(seconds) => ApiError::RateLimited(seconds.max(1)),
@@ -128,8 +131,15 @@ async fn record_failure(state: &AppState, keys: &[String]) -> Result<(), AuthErr
     let now = state.now();
     let c = &state.config;
     for key in keys {
-        let allowed = if key.starts_with("ip:") { c.ip_failures_allowed } else { c.account_failures_allowed };
-        let failures = state.store().record_failure(key, now, c.failure_window.0).await?;
+        let allowed = if key.starts_with("ip:") {
+            c.ip_failures_allowed
+        } else {
+            c.account_failures_allowed
+        };
+        let failures = state
+            .store()
+            .record_failure(key, now, c.failure_window.0)
+            .await?;
         let wait = backoff(failures, allowed, c.max_backoff.0);
         if wait > 0 {
             state.store().block(key, now + wait).await?;
@@ -147,7 +157,10 @@ pub async fn check_password(
     meta: &RequestMeta,
 ) -> Result<symbolon_store::UserRecord, AuthError> {
     let parsed = Username::parse(username).ok();
-    let key = parsed.as_ref().map(Username::normalized).unwrap_or_else(|| "(invalid)".into());
+    let key = parsed
+        .as_ref()
+        .map(Username::normalized)
+        .unwrap_or_else(|| "(invalid)".into());
     let keys = throttle_keys(&key, meta.ip);
     check_throttle(state, &keys).await?;
     let user = match &parsed {
@@ -156,7 +169,10 @@ pub async fn check_password(
     };
     // An unknown or malformed username is checked against a dummy hash: same cost.
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = state.hasher.verify(&state.metrics, password, stored).await?;
+    let ok = state
+        .hasher
+        .verify(&state.metrics, password, stored)
+        .await?;
     match user {
         Some(user) if ok && user.disabled_at.is_none() => {
             state.store().clear_failures(&keys[0]).await?;
@@ -216,7 +232,12 @@ pub async fn login(
 
 /// Signs an access token and derives the refresh token of `generation` for a session
 /// whose current generation was issued at `session.rotated_at`.
-fn issue(state: &AppState, session: &SessionRecord, generation: u64, now: i64) -> Result<Issued, AuthError> {
+fn issue(
+    state: &AppState,
+    session: &SessionRecord,
+    generation: u64,
+    now: i64,
+) -> Result<Issued, AuthError> {
     let ttl = state.config.access_ttl.0;
     let claims = AccessClaims {
         iss: state.issuer.clone(),
@@ -230,9 +251,12 @@ fn issue(state: &AppState, session: &SessionRecord, generation: u64, now: i64) -
         preferred_username: session.username.clone(),
     };
     let keys = state.keys.key_set();
-    let access_token =
-        access::issue(keys.current(), &claims).map_err(|e| AuthError::Api(ApiError::Internal(e.to_string())))?;
-    let refresh_token = state.codec.encode(RefreshClaims { session: session.id, generation });
+    let access_token = access::issue(keys.current(), &claims)
+        .map_err(|e| AuthError::Api(ApiError::Internal(e.to_string())))?;
+    let refresh_token = state.codec.encode(RefreshClaims {
+        session: session.id,
+        generation,
+    });
     let refresh_expires_at = session.clock().current_token_expiry(&state.policy);
     Ok(Issued {
         access_token,
@@ -244,7 +268,10 @@ fn issue(state: &AppState, session: &SessionRecord, generation: u64, now: i64) -
 }
 
 /// Reads a refresh token's session, or says why there is none.
-async fn token_session(state: &AppState, token: &str) -> Result<(RefreshClaims, SessionRecord), AuthError> {
+async fn token_session(
+    state: &AppState,
+    token: &str,
+) -> Result<(RefreshClaims, SessionRecord), AuthError> {
     // The MAC check needs no database read: garbage stops here.
     let claims = state.codec.decode(token).map_err(|_| {
         state.metrics.refresh(RefreshOutcome::Invalid);
@@ -261,7 +288,12 @@ async fn token_session(state: &AppState, token: &str) -> Result<(RefreshClaims, 
 
 /// `POST /token/refresh` and the refresh grant: the rotation rules of contract §1,
 /// carried out with one compare-and-swap.
-pub async fn refresh(state: &AppState, token: &str, client_id: &str, meta: &RequestMeta) -> Result<Issued, AuthError> {
+pub async fn refresh(
+    state: &AppState,
+    token: &str,
+    client_id: &str,
+    meta: &RequestMeta,
+) -> Result<Issued, AuthError> {
     let (claims, mut session) = token_session(state, token).await?;
     if session.client_id != client_id {
         state.metrics.refresh(RefreshOutcome::Invalid);
@@ -301,7 +333,10 @@ pub async fn refresh(state: &AppState, token: &str, client_id: &str, meta: &Requ
                     )),
                     ..AuditEvent::new(audit_kind::REUSE_DETECTED, now)
                 };
-                state.store().revoke_session(&session.id, "reuse_detected", &event).await?;
+                state
+                    .store()
+                    .revoke_session(&session.id, "reuse_detected", &event)
+                    .await?;
                 state.metrics.refresh(RefreshOutcome::ReuseDetected);
                 tracing::warn!(session = %session.id, user = %session.user_id, "refresh token reuse detected; session revoked");
                 return Err(AuthError::Refresh(RefreshFailure::Reused));
@@ -320,14 +355,24 @@ pub async fn refresh(state: &AppState, token: &str, client_id: &str, meta: &Requ
             }
         }
     }
-    Err(AuthError::Api(ApiError::Internal("refresh lost the rotation race three times".into())))
+    Err(AuthError::Api(ApiError::Internal(
+        "refresh lost the rotation race three times".into(),
+    )))
 }
 
 /// A refresh token's live session, for logout and revocation: the current token or the
 /// one just rotated (within the grace) may end its session.
-pub async fn session_of_refresh_token(state: &AppState, token: &str) -> Result<SessionRecord, AuthError> {
+pub async fn session_of_refresh_token(
+    state: &AppState,
+    token: &str,
+) -> Result<SessionRecord, AuthError> {
     let (claims, session) = token_session(state, token).await?;
-    match decide(&session.clock(), claims.generation, state.now(), &state.policy) {
+    match decide(
+        &session.clock(),
+        claims.generation,
+        state.now(),
+        &state.policy,
+    ) {
         Decision::Rotate { .. } | Decision::GraceReplay { .. } => Ok(session),
         Decision::Expired => Err(AuthError::Refresh(RefreshFailure::Expired)),
         Decision::Revoked => Err(AuthError::Refresh(RefreshFailure::Revoked)),
@@ -336,10 +381,15 @@ pub async fn session_of_refresh_token(state: &AppState, token: &str) -> Result<S
 }
 
 /// Verifies an access token and its session (revocation takes effect at once).
-pub async fn authenticate(state: &AppState, token: &str) -> Result<(AccessClaims, SessionRecord), ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+) -> Result<(AccessClaims, SessionRecord), ApiError> {
     let now = state.now();
     let mut result = state.keys.key_set().verify(token, &state.expect, now);
-    if result == Err(TokenError::UnknownKey) && state.keys.reload_for_unknown_kid(state.store(), now).await {
+    if result == Err(TokenError::UnknownKey)
+        && state.keys.reload_for_unknown_kid(state.store(), now).await
+    {
         result = state.keys.key_set().verify(token, &state.expect, now);
     }
     let claims = result.map_err(|e| ApiError::InvalidToken(Some(e.to_string())))?;
@@ -365,7 +415,12 @@ pub enum LogoutScope {
 }
 
 /// Ends sessions per `scope`, starting from `session`.
-pub async fn logout(state: &AppState, session: &SessionRecord, scope: LogoutScope, meta: &RequestMeta) -> Result<(), ApiError> {
+pub async fn logout(
+    state: &AppState,
+    session: &SessionRecord,
+    scope: LogoutScope,
+    meta: &RequestMeta,
+) -> Result<(), ApiError> {
     let now = state.now();
     let event = AuditEvent {
         user_id: Some(session.user_id.to_string()),
@@ -376,11 +431,17 @@ pub async fn logout(state: &AppState, session: &SessionRecord, scope: LogoutScop
     };
     match scope {
         LogoutScope::Local => {
-            state.store().revoke_session(&session.id, "logout", &event).await?;
+            state
+                .store()
+                .revoke_session(&session.id, "logout", &event)
+                .await?;
         }
         LogoutScope::Others | LogoutScope::Global => {
             let except = (scope == LogoutScope::Others).then_some(&session.id);
-            state.store().revoke_user_sessions(&session.user_id, except, "logout", now).await?;
+            state
+                .store()
+                .revoke_user_sessions(&session.user_id, except, "logout", now)
+                .await?;
             state.store().audit(&event).await?;
         }
     }

@@ -28,7 +28,9 @@ impl<'de> Deserialize<'de> for Secs {
             Raw::Text(text) => match text.trim().parse::<i64>() {
                 Ok(n) => n,
                 Err(_) => humantime::parse_duration(text.trim())
-                    .map_err(|e| serde::de::Error::custom(format!("invalid duration {text:?}: {e}")))?
+                    .map_err(|e| {
+                        serde::de::Error::custom(format!("invalid duration {text:?}: {e}"))
+                    })?
                     .as_secs() as i64,
             },
         };
@@ -120,7 +122,9 @@ impl Default for Config {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
-            max_concurrent_hashes: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            max_concurrent_hashes: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             max_queued_logins: 256,
             account_failures_allowed: 5,
             ip_failures_allowed: 50,
@@ -179,11 +183,17 @@ pub struct Provenance {
 impl Config {
     /// Loads defaults ← `file` ← `SYMBOLON_*` ← `flags` (a serializable map of overrides;
     /// `None` fields are skipped).
-    pub fn load(file: Option<&Path>, flags: impl Serialize) -> Result<(Self, Provenance), ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        flags: impl Serialize,
+    ) -> Result<(Self, Provenance), ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file_exact(path));
         }
@@ -192,13 +202,21 @@ impl Config {
             .merge(Serialized::defaults(flags));
         let config: Config = figment.extract().map_err(|e| ConfigError(describe(e)))?;
         config.validate()?;
-        Ok((config, Provenance { file: file.map(Path::to_path_buf) }))
+        Ok((
+            config,
+            Provenance {
+                file: file.map(Path::to_path_buf),
+            },
+        ))
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("`{key}` {why}")));
         if self.listen.parse::<SocketAddr>().is_err() {
-            return bad("listen", "must be an address with a port, such as 127.0.0.1:8080");
+            return bad(
+                "listen",
+                "must be an address with a port, such as 127.0.0.1:8080",
+            );
         }
         if SigningAlg::parse(&self.signing_alg).is_none() {
             return bad("signing_alg", "must be one of EdDSA, ES256, RS256, HS256");
@@ -220,7 +238,10 @@ impl Config {
             return bad("log_format", "must be text or json");
         }
         if symbolon_core::ids::ClientId::parse(&self.default_client_id).is_err() {
-            return bad("default_client_id", "must be 1-64 characters of ASCII letters, digits and . _ -");
+            return bad(
+                "default_client_id",
+                "must be 1-64 characters of ASCII letters, digits and . _ -",
+            );
         }
         if self.max_concurrent_hashes == 0 || self.db_pool_size == 0 {
             return bad("max_concurrent_hashes/db_pool_size", "must be at least 1");
@@ -252,7 +273,11 @@ fn describe(e: figment::Error) -> String {
     e.into_iter()
         .map(|e| {
             let key = e.path.join(".");
-            let source = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| m.name.to_string())
+                .unwrap_or_default();
             if key.is_empty() {
                 format!("{} ({source})", e.kind)
             } else {
@@ -276,9 +301,16 @@ mod tests {
     fn durations_accept_seconds_and_units() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "access_ttl = \"15m\"\nrefresh_ttl = \"7d\"\nsession_ttl = 900000\n").unwrap();
+        std::fs::write(
+            &path,
+            "access_ttl = \"15m\"\nrefresh_ttl = \"7d\"\nsession_ttl = 900000\n",
+        )
+        .unwrap();
         let (c, _) = Config::load(Some(&path), none()).unwrap();
-        assert_eq!((c.access_ttl, c.refresh_ttl, c.session_ttl), (Secs(900), Secs(604800), Secs(900000)));
+        assert_eq!(
+            (c.access_ttl, c.refresh_ttl, c.session_ttl),
+            (Secs(900), Secs(604800), Secs(900000))
+        );
     }
 
     #[test]
@@ -303,6 +335,9 @@ mod tests {
         std::fs::write(&path, "listen = \"127.0.0.1:9000\"\naudience = \"a\"\n").unwrap();
         let flags = BTreeMap::from([("listen".to_string(), "127.0.0.1:9001".to_string())]);
         let (c, _) = Config::load(Some(&path), flags).unwrap();
-        assert_eq!((c.listen.as_str(), c.audience.as_str()), ("127.0.0.1:9001", "a"));
+        assert_eq!(
+            (c.listen.as_str(), c.audience.as_str()),
+            ("127.0.0.1:9001", "a")
+        );
     }
 }

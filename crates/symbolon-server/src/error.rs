@@ -62,14 +62,19 @@ pub enum ApiError {
 impl ApiError {
     /// A 401 `invalid_grant` for the simple API.
     pub fn grant_401(description: impl Into<String>) -> Self {
-        Self::InvalidGrant { status: StatusCode::UNAUTHORIZED, description: description.into() }
+        Self::InvalidGrant {
+            status: StatusCode::UNAUTHORIZED,
+            description: description.into(),
+        }
     }
 
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
-            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request")
+            }
             Self::InvalidGrant { status, .. } => (*status, "invalid_grant"),
             Self::InvalidClient { .. } => (StatusCode::UNAUTHORIZED, "invalid_client"),
             Self::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
@@ -108,12 +113,18 @@ impl IntoResponse for ApiError {
         if let Self::Internal(cause) = &self {
             tracing::error!(%cause, "request failed");
         }
-        let body = ErrorBody { error: code, error_description: self.to_string() };
+        let body = ErrorBody {
+            error: code,
+            error_description: self.to_string(),
+        };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
             Self::InvalidToken(None) => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"symbolon\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"symbolon\""),
+                );
             }
             Self::InvalidToken(Some(description)) => {
                 // Descriptions are our own fixed texts: no quotes or control characters.
@@ -122,8 +133,13 @@ impl IntoResponse for ApiError {
                     headers.insert(header::WWW_AUTHENTICATE, value);
                 }
             }
-            Self::InvalidClient { basic_attempted: true } => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"symbolon\""));
+            Self::InvalidClient {
+                basic_attempted: true,
+            } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"symbolon\""),
+                );
             }
             Self::RateLimited(seconds) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));

@@ -60,8 +60,14 @@ impl HashPool {
     }
 
     /// Whether `password` matches `stored` (`None`: an unknown user, same cost).
-    pub async fn verify(&self, metrics: &Metrics, password: Password, stored: Option<String>) -> Result<bool, Busy> {
-        self.run(metrics, move |h| h.verify(&password, stored.as_deref())).await
+    pub async fn verify(
+        &self,
+        metrics: &Metrics,
+        password: Password,
+        stored: Option<String>,
+    ) -> Result<bool, Busy> {
+        self.run(metrics, move |h| h.verify(&password, stored.as_deref()))
+            .await
     }
 
     /// A new PHC hash of `password`.

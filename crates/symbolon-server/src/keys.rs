@@ -67,7 +67,9 @@ impl KeyManager {
         now: UnixTime,
     ) -> Result<Self, KeysError> {
         let records = store.signing_keys().await?;
-        let has_current = records.iter().any(|r| r.retired_at.is_none() && r.alg == alg.as_str());
+        let has_current = records
+            .iter()
+            .any(|r| r.retired_at.is_none() && r.alg == alg.as_str());
         if !has_current {
             let retire = if records.is_empty() { None } else { Some(now) };
             create_key(store, &wrap, alg, now, retire).await?;
@@ -84,12 +86,18 @@ impl KeyManager {
 
     /// The keys to sign and verify with now.
     pub fn key_set(&self) -> Arc<KeySet> {
-        self.current.read().map(|g| g.0.clone()).unwrap_or_else(|p| p.into_inner().0.clone())
+        self.current
+            .read()
+            .map(|g| g.0.clone())
+            .unwrap_or_else(|p| p.into_inner().0.clone())
     }
 
     /// The public keys for `/.well-known/jwks.json`.
     pub fn jwks(&self) -> Arc<Vec<Jwk>> {
-        self.current.read().map(|g| g.1.clone()).unwrap_or_else(|p| p.into_inner().1.clone())
+        self.current
+            .read()
+            .map(|g| g.1.clone())
+            .unwrap_or_else(|p| p.into_inner().1.clone())
     }
 
     /// Re-reads the keys from the store.
@@ -131,10 +139,16 @@ pub async fn create_key(
     now: UnixTime,
     retire_others: Option<UnixTime>,
 ) -> Result<String, KeysError> {
-    let (key, material) = SigningKey::generate(alg).map_err(|source| KeysError::Key { kid: "(new)".into(), source })?;
+    let (key, material) = SigningKey::generate(alg).map_err(|source| KeysError::Key {
+        kid: "(new)".into(),
+        source,
+    })?;
     let wrapped = wrap
         .wrap(key.kid(), &material)
-        .map_err(|source| KeysError::Key { kid: key.kid().into(), source })?;
+        .map_err(|source| KeysError::Key {
+            kid: key.kid().into(),
+            source,
+        })?;
     let record = SigningKeyRecord {
         kid: key.kid().into(),
         alg: alg.as_str().into(),
@@ -157,12 +171,19 @@ async fn load(
     let mut current = None;
     let mut others = Vec::new();
     for record in records.iter().filter(|r| retention.keeps(r, now)) {
-        let err = |source| KeysError::Key { kid: record.kid.clone(), source };
+        let err = |source| KeysError::Key {
+            kid: record.kid.clone(),
+            source,
+        };
         let Some(key_alg) = SigningAlg::parse(&record.alg) else {
             continue;
         };
-        let material = wrap.unwrap(&record.kid, &record.wrapped_private).map_err(err)?;
-        let key = Arc::new(SigningKey::from_material(record.kid.clone(), key_alg, &material).map_err(err)?);
+        let material = wrap
+            .unwrap(&record.kid, &record.wrapped_private)
+            .map_err(err)?;
+        let key = Arc::new(
+            SigningKey::from_material(record.kid.clone(), key_alg, &material).map_err(err)?,
+        );
         // Records come newest first: the first unretired key of the configured
         // algorithm signs.
         if current.is_none() && record.retired_at.is_none() && key_alg == alg {

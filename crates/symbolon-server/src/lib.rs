@@ -60,7 +60,10 @@ pub enum StartError {
 /// Reads the master key, or creates it (mode 0600) when the file does not exist.
 /// Returns the key and whether it was just created.
 pub fn load_or_create_master_key(path: &Path) -> Result<(MasterKey, bool), StartError> {
-    let err = |reason: String| StartError::MasterKey { path: path.display().to_string(), reason };
+    let err = |reason: String| StartError::MasterKey {
+        path: path.display().to_string(),
+        reason,
+    };
     match std::fs::read_to_string(path) {
         Ok(text) => {
             #[cfg(unix)]
@@ -72,7 +75,10 @@ pub fn load_or_create_master_key(path: &Path) -> Result<(MasterKey, bool), Start
                     }
                 }
             }
-            Ok((MasterKey::from_text(&text).map_err(|e| err(e.to_string()))?, false))
+            Ok((
+                MasterKey::from_text(&text).map_err(|e| err(e.to_string()))?,
+                false,
+            ))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = MasterKey::generate();
@@ -81,7 +87,8 @@ pub fn load_or_create_master_key(path: &Path) -> Result<(MasterKey, bool), Start
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
-            std::io::Write::write_all(&mut file, key.to_text().as_bytes()).map_err(|e| err(e.to_string()))?;
+            std::io::Write::write_all(&mut file, key.to_text().as_bytes())
+                .map_err(|e| err(e.to_string()))?;
             file.sync_all().map_err(|e| err(e.to_string()))?;
             Ok((key, true))
         }
@@ -125,13 +132,31 @@ pub async fn build_with(
         leeway: config.leeway.0,
         key_refresh: config.key_refresh.0,
     };
-    let keys = keys::KeyManager::start(store.as_ref(), KeyWrap::new(master), config.alg(), retention, clock.now()).await?;
+    let keys = keys::KeyManager::start(
+        store.as_ref(),
+        KeyWrap::new(master),
+        config.alg(),
+        retention,
+        clock.now(),
+    )
+    .await?;
     let issuer = config.issuer();
     let inner = state::Inner {
-        expect: Expectations { issuer: issuer.clone(), audience: config.audience.clone(), leeway: config.leeway.0 },
-        policy: RefreshPolicy { refresh_ttl: config.refresh_ttl.0, reuse_grace: config.reuse_grace.0 },
+        expect: Expectations {
+            issuer: issuer.clone(),
+            audience: config.audience.clone(),
+            leeway: config.leeway.0,
+        },
+        policy: RefreshPolicy {
+            refresh_ttl: config.refresh_ttl.0,
+            reuse_grace: config.reuse_grace.0,
+        },
         codec: RefreshCodec::new(master),
-        hasher: hashing::HashPool::new(hasher, config.max_concurrent_hashes, config.max_queued_logins),
+        hasher: hashing::HashPool::new(
+            hasher,
+            config.max_concurrent_hashes,
+            config.max_queued_logins,
+        ),
         metrics: metrics::Metrics::default(),
         keys,
         issuer,
@@ -151,7 +176,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let background = tokio::spawn(background_jobs(state.clone()));
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     background.abort();
     result
 }

@@ -52,17 +52,32 @@ impl Default for Metrics {
         let refresh = Family::<Labels, Counter>::default();
         let login = Family::<Labels, Counter>::default();
         let hashes_in_flight = Gauge::default();
-        registry.register("refresh", "Refresh-token presentations by outcome", refresh.clone());
+        registry.register(
+            "refresh",
+            "Refresh-token presentations by outcome",
+            refresh.clone(),
+        );
         registry.register("login", "Login attempts by outcome", login.clone());
-        registry.register("password_hashes_in_flight", "Argon2id computations running now", hashes_in_flight.clone());
-        Self { registry, refresh, login, hashes_in_flight }
+        registry.register(
+            "password_hashes_in_flight",
+            "Argon2id computations running now",
+            hashes_in_flight.clone(),
+        );
+        Self {
+            registry,
+            refresh,
+            login,
+            hashes_in_flight,
+        }
     }
 }
 
 impl Metrics {
     /// Counts one refresh.
     pub fn refresh(&self, outcome: RefreshOutcome) {
-        self.refresh.get_or_create(&[("outcome", outcome.label())]).inc();
+        self.refresh
+            .get_or_create(&[("outcome", outcome.label())])
+            .inc();
     }
 
     /// Counts one login by outcome (`success`, `failure`, `throttled`, `disabled`).

@@ -20,6 +20,11 @@ pub enum StoreError {
     /// The row already exists (a unique key is taken).
     #[error("already exists")]
     Conflict,
+    /// The transaction lost to a concurrent one (serialization failure, deadlock, lock
+    /// timeout, SQLite busy). The store retries these itself; callers see them only
+    /// after the retries ran out, as [`StoreError::Unavailable`].
+    #[error("contention in the database: {0}")]
+    Contention(String),
     /// The database cannot be reached or answered with an error.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
@@ -51,7 +56,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// All users, oldest first.
     async fn list_users(&self) -> Result<Vec<UserRecord>>;
     /// Replaces a password hash and revokes every session of the user but `keep`.
-    async fn change_password(&self, user: &UserId, hash: &str, keep: Option<&SessionId>, now: UnixTime) -> Result<()>;
+    async fn change_password(
+        &self,
+        user: &UserId,
+        hash: &str,
+        keep: Option<&SessionId>,
+        now: UnixTime,
+    ) -> Result<()>;
     /// Disables a user and revokes all of their sessions. False if no such user.
     async fn disable_user(&self, user: &UserId, now: UnixTime) -> Result<bool>;
 
@@ -69,7 +80,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn rotate(&self, id: &SessionId, from: u64, now: UnixTime) -> Result<bool>;
     /// Revokes one session and writes `event` in the same transaction. False if it was
     /// already revoked (or does not exist); the event is written only when true.
-    async fn revoke_session(&self, id: &SessionId, reason: &str, event: &AuditEvent) -> Result<bool>;
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        reason: &str,
+        event: &AuditEvent,
+    ) -> Result<bool>;
     /// Revokes the user's live sessions, all or all but `except`. Returns how many.
     async fn revoke_user_sessions(
         &self,
@@ -93,7 +109,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Stores a new signing key; when `retire_others` is set, every current key is retired
     /// at that time in the same transaction.
-    async fn insert_signing_key(&self, key: &SigningKeyRecord, retire_others: Option<UnixTime>) -> Result<()>;
+    async fn insert_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire_others: Option<UnixTime>,
+    ) -> Result<()>;
     /// All signing keys, newest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
 
@@ -105,15 +125,28 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes, in one bounded batch, sessions past their absolute end, sessions revoked
     /// before `revoked_before`, audit rows older than `audit_before`, and stale throttle
     /// rows. Safe to run on every instance at once. Returns rows deleted.
-    async fn purge(&self, now: UnixTime, revoked_before: UnixTime, audit_before: UnixTime, batch: u32) -> Result<u64>;
+    async fn purge(
+        &self,
+        now: UnixTime,
+        revoked_before: UnixTime,
+        audit_before: UnixTime,
+        batch: u32,
+    ) -> Result<u64>;
 }
 
 /// Opens the store named by `url` (`sqlite://PATH` or `postgres://...`), without migrating.
 pub async fn connect(url: &str, pool_size: u32) -> Result<std::sync::Arc<dyn Store>> {
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-        Ok(std::sync::Arc::new(sql::SqliteStore::open(path, pool_size).await?))
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        Ok(std::sync::Arc::new(
+            sql::SqliteStore::open(path, pool_size).await?,
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(sql::PgStore::open(url, pool_size).await?))
+        Ok(std::sync::Arc::new(
+            sql::PgStore::open(url, pool_size).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl)
     }

@@ -139,6 +139,13 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// An event of `kind` at `at` with nothing else filled in.
     pub fn new(kind: &str, at: UnixTime) -> Self {
-        Self { at, kind: kind.into(), user_id: None, session_id: None, ip: None, detail: None }
+        Self {
+            at,
+            kind: kind.into(),
+            user_id: None,
+            session_id: None,
+            ip: None,
+            detail: None,
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! The SQLite and PostgreSQL implementations. One macro holds every statement, so both
 //! backends run the same SQL text; only connection set-up differs.
 
-use crate::{AuditEvent, ClientRecord, Result, SessionRecord, SigningKeyRecord, Store, StoreError, UserRecord};
+use crate::{
+    AuditEvent, ClientRecord, Result, SessionRecord, SigningKeyRecord, Store, StoreError,
+    UserRecord,
+};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -14,8 +17,41 @@ use symbolon_core::UnixTime;
 fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        // PostgreSQL: serialization failure, deadlock, lock timeout; SQLite: busy. The
+        // transaction was rolled back, so running it again is safe.
+        sqlx::Error::Database(d)
+            if matches!(
+                d.code().as_deref(),
+                Some("40001" | "40P01" | "55P03" | "5" | "517")
+            ) =>
+        {
+            StoreError::Contention(e.to_string())
+        }
         _ => StoreError::Unavailable(e.to_string()),
     }
+}
+
+/// Runs `op` again (at most five times in all, with a short growing pause) while it fails
+/// with contention; any other outcome is returned at once.
+async fn retry<T, F, Fut>(op: F) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut pause = Duration::from_millis(2);
+    for _ in 0..4 {
+        match op().await {
+            Err(StoreError::Contention(_)) => {
+                tokio::time::sleep(pause).await;
+                pause *= 3;
+            }
+            other => return other,
+        }
+    }
+    op().await.map_err(|e| match e {
+        StoreError::Contention(m) => StoreError::Unavailable(m),
+        other => other,
+    })
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -53,7 +89,11 @@ struct ClientRow {
 
 impl From<ClientRow> for ClientRecord {
     fn from(r: ClientRow) -> Self {
-        Self { client_id: r.client_id, secret_hash: r.secret_hash, created_at: r.created_at }
+        Self {
+            client_id: r.client_id,
+            secret_hash: r.secret_hash,
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -104,7 +144,13 @@ struct KeyRow {
 
 impl From<KeyRow> for SigningKeyRecord {
     fn from(r: KeyRow) -> Self {
-        Self { kid: r.kid, alg: r.alg, wrapped_private: r.wrapped_private, created_at: r.created_at, retired_at: r.retired_at }
+        Self {
+            kid: r.kid,
+            alg: r.alg,
+            wrapped_private: r.wrapped_private,
+            created_at: r.created_at,
+            retired_at: r.retired_at,
+        }
     }
 }
 
@@ -120,11 +166,19 @@ struct AuditRow {
 
 impl From<AuditRow> for AuditEvent {
     fn from(r: AuditRow) -> Self {
-        Self { at: r.at, kind: r.kind, user_id: r.user_id, session_id: r.session_id, ip: r.ip, detail: r.detail }
+        Self {
+            at: r.at,
+            kind: r.kind,
+            user_id: r.user_id,
+            session_id: r.session_id,
+            ip: r.ip,
+            detail: r.detail,
+        }
     }
 }
 
-const SESSION_COLUMNS: &str = "id, user_id, username, client_id, generation, created_at, rotated_at, \
+const SESSION_COLUMNS: &str =
+    "id, user_id, username, client_id, generation, created_at, rotated_at, \
      last_used_at, absolute_end, revoked_at, user_agent, ip";
 
 fn generation(g: u64) -> Result<i64> {
@@ -188,7 +242,9 @@ fn create_private_file(path: &str) -> Result<()> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Unavailable(format!("cannot create the database file {path}: {e}"))),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create the database file {path}: {e}"
+        ))),
     }
 }
 
@@ -208,7 +264,10 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db_error)?;
-        Ok(Self { read: pool.clone(), write: pool })
+        Ok(Self {
+            read: pool.clone(),
+            write: pool,
+        })
     }
 
     async fn run_migrations(&self) -> Result<()> {
@@ -228,61 +287,76 @@ macro_rules! impl_store {
             }
 
             async fn ping(&self) -> Result<()> {
-                sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_error)?;
-                Ok(())
+                retry(|| async move {
+                    sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_error)?;
+                    Ok(())
+                })
+                .await
             }
 
             async fn create_user(&self, u: &UserRecord) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO users (id, username, username_key, password_hash, created_at, disabled_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(u.id.to_string())
-                .bind(&u.username)
-                .bind(u.username_key())
-                .bind(&u.password_hash)
-                .bind(u.created_at)
-                .bind(u.disabled_at)
-                .execute(&self.write)
+                retry(|| async move {
+                    sqlx::query(
+                        "INSERT INTO users (id, username, username_key, password_hash, created_at, disabled_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(u.id.to_string())
+                    .bind(&u.username)
+                    .bind(u.username_key())
+                    .bind(&u.password_hash)
+                    .bind(u.created_at)
+                    .bind(u.disabled_at)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                    Ok(())
+                })
                 .await
-                .map_err(db_error)?;
-                Ok(())
             }
 
             async fn user_by_name(&self, key: &str) -> Result<Option<UserRecord>> {
-                sqlx::query_as::<_, UserRow>(
-                    "SELECT id, username, password_hash, created_at, disabled_at FROM users WHERE username_key = $1",
-                )
-                .bind(key)
-                .fetch_optional(&self.read)
+                retry(|| async move {
+                    sqlx::query_as::<_, UserRow>(
+                        "SELECT id, username, password_hash, created_at, disabled_at FROM users WHERE username_key = $1",
+                    )
+                    .bind(key)
+                    .fetch_optional(&self.read)
+                    .await
+                    .map_err(db_error)?
+                    .map(UserRecord::try_from)
+                    .transpose()
+                })
                 .await
-                .map_err(db_error)?
-                .map(UserRecord::try_from)
-                .transpose()
             }
 
             async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>> {
-                sqlx::query_as::<_, UserRow>(
-                    "SELECT id, username, password_hash, created_at, disabled_at FROM users WHERE id = $1",
-                )
-                .bind(id.to_string())
-                .fetch_optional(&self.read)
+                retry(|| async move {
+                    sqlx::query_as::<_, UserRow>(
+                        "SELECT id, username, password_hash, created_at, disabled_at FROM users WHERE id = $1",
+                    )
+                    .bind(id.to_string())
+                    .fetch_optional(&self.read)
+                    .await
+                    .map_err(db_error)?
+                    .map(UserRecord::try_from)
+                    .transpose()
+                })
                 .await
-                .map_err(db_error)?
-                .map(UserRecord::try_from)
-                .transpose()
             }
 
             async fn list_users(&self) -> Result<Vec<UserRecord>> {
-                sqlx::query_as::<_, UserRow>(
-                    "SELECT id, username, password_hash, created_at, disabled_at FROM users ORDER BY created_at, username_key",
-                )
-                .fetch_all(&self.read)
+                retry(|| async move {
+                    sqlx::query_as::<_, UserRow>(
+                        "SELECT id, username, password_hash, created_at, disabled_at FROM users ORDER BY created_at, username_key",
+                    )
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(UserRecord::try_from)
+                    .collect()
+                })
                 .await
-                .map_err(db_error)?
-                .into_iter()
-                .map(UserRecord::try_from)
-                .collect()
             }
 
             async fn change_password(
@@ -292,149 +366,173 @@ macro_rules! impl_store {
                 keep: Option<&SessionId>,
                 now: UnixTime,
             ) -> Result<()> {
-                let mut tx = self.write.begin().await.map_err(db_error)?;
-                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                    .bind(hash)
+                retry(|| async move {
+                    let mut tx = self.write.begin().await.map_err(db_error)?;
+                    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                        .bind(hash)
+                        .bind(user.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1, revoke_reason = 'password_changed' \
+                         WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
+                    )
+                    .bind(now)
                     .bind(user.to_string())
+                    .bind(keep.map(|k| k.to_string()).unwrap_or_default())
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'password_changed' \
-                     WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
-                )
-                .bind(now)
-                .bind(user.to_string())
-                .bind(keep.map(|k| k.to_string()).unwrap_or_default())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                insert_audit(&mut *tx, &AuditEvent {
-                    user_id: Some(user.to_string()),
-                    session_id: keep.map(|k| k.to_string()),
-                    ..AuditEvent::new(crate::audit_kind::PASSWORD_CHANGED, now)
+                    insert_audit(&mut *tx, &AuditEvent {
+                        user_id: Some(user.to_string()),
+                        session_id: keep.map(|k| k.to_string()),
+                        ..AuditEvent::new(crate::audit_kind::PASSWORD_CHANGED, now)
+                    })
+                    .await?;
+                    tx.commit().await.map_err(db_error)
                 })
-                .await?;
-                tx.commit().await.map_err(db_error)
+                .await
             }
 
             async fn disable_user(&self, user: &UserId, now: UnixTime) -> Result<bool> {
-                let mut tx = self.write.begin().await.map_err(db_error)?;
-                let changed = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                retry(|| async move {
+                    let mut tx = self.write.begin().await.map_err(db_error)?;
+                    let changed = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                        .bind(now)
+                        .bind(user.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?
+                        .rows_affected();
+                    sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1, revoke_reason = 'user_disabled' \
+                         WHERE user_id = $2 AND revoked_at IS NULL",
+                    )
                     .bind(now)
                     .bind(user.to_string())
                     .execute(&mut *tx)
                     .await
-                    .map_err(db_error)?
-                    .rows_affected();
-                sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'user_disabled' \
-                     WHERE user_id = $2 AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(user.to_string())
-                .execute(&mut *tx)
+                    .map_err(db_error)?;
+                    if changed > 0 {
+                        insert_audit(&mut *tx, &AuditEvent {
+                            user_id: Some(user.to_string()),
+                            ..AuditEvent::new(crate::audit_kind::USER_DISABLED, now)
+                        })
+                        .await?;
+                    }
+                    tx.commit().await.map_err(db_error)?;
+                    Ok(changed > 0)
+                })
                 .await
-                .map_err(db_error)?;
-                if changed > 0 {
-                    insert_audit(&mut *tx, &AuditEvent {
-                        user_id: Some(user.to_string()),
-                        ..AuditEvent::new(crate::audit_kind::USER_DISABLED, now)
-                    })
-                    .await?;
-                }
-                tx.commit().await.map_err(db_error)?;
-                Ok(changed > 0)
             }
 
             async fn create_client(&self, c: &ClientRecord) -> Result<()> {
-                sqlx::query("INSERT INTO clients (client_id, secret_hash, created_at) VALUES ($1, $2, $3)")
-                    .bind(&c.client_id)
-                    .bind(&c.secret_hash)
-                    .bind(c.created_at)
-                    .execute(&self.write)
-                    .await
-                    .map_err(db_error)?;
-                Ok(())
+                retry(|| async move {
+                    sqlx::query("INSERT INTO clients (client_id, secret_hash, created_at) VALUES ($1, $2, $3)")
+                        .bind(&c.client_id)
+                        .bind(&c.secret_hash)
+                        .bind(c.created_at)
+                        .execute(&self.write)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(())
+                })
+                .await
             }
 
             async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>> {
-                Ok(sqlx::query_as::<_, ClientRow>(
-                    "SELECT client_id, secret_hash, created_at FROM clients WHERE client_id = $1",
-                )
-                .bind(client_id)
-                .fetch_optional(&self.read)
-                .await
-                .map_err(db_error)?
-                .map(ClientRecord::from))
-            }
-
-            async fn create_session(&self, s: &SessionRecord) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO sessions (id, user_id, username, client_id, generation, created_at, rotated_at, \
-                     last_used_at, absolute_end, revoked_at, user_agent, ip) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(s.id.to_string())
-                .bind(s.user_id.to_string())
-                .bind(&s.username)
-                .bind(&s.client_id)
-                .bind(generation(s.generation)?)
-                .bind(s.created_at)
-                .bind(s.rotated_at)
-                .bind(s.last_used_at)
-                .bind(s.absolute_end)
-                .bind(s.revoked_at)
-                .bind(&s.user_agent)
-                .bind(&s.ip)
-                .execute(&self.write)
-                .await
-                .map_err(db_error)?;
-                Ok(())
-            }
-
-            async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
-                sqlx::query_as::<_, SessionRow>(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
-                    .bind(id.to_string())
+                retry(|| async move {
+                    Ok(sqlx::query_as::<_, ClientRow>(
+                        "SELECT client_id, secret_hash, created_at FROM clients WHERE client_id = $1",
+                    )
+                    .bind(client_id)
                     .fetch_optional(&self.read)
                     .await
                     .map_err(db_error)?
-                    .map(SessionRecord::try_from)
-                    .transpose()
+                    .map(ClientRecord::from))
+                })
+                .await
+            }
+
+            async fn create_session(&self, s: &SessionRecord) -> Result<()> {
+                retry(|| async move {
+                    sqlx::query(
+                        "INSERT INTO sessions (id, user_id, username, client_id, generation, created_at, rotated_at, \
+                         last_used_at, absolute_end, revoked_at, user_agent, ip) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(s.id.to_string())
+                    .bind(s.user_id.to_string())
+                    .bind(&s.username)
+                    .bind(&s.client_id)
+                    .bind(generation(s.generation)?)
+                    .bind(s.created_at)
+                    .bind(s.rotated_at)
+                    .bind(s.last_used_at)
+                    .bind(s.absolute_end)
+                    .bind(s.revoked_at)
+                    .bind(&s.user_agent)
+                    .bind(&s.ip)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
+                retry(|| async move {
+                    sqlx::query_as::<_, SessionRow>(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
+                        .bind(id.to_string())
+                        .fetch_optional(&self.read)
+                        .await
+                        .map_err(db_error)?
+                        .map(SessionRecord::try_from)
+                        .transpose()
+                })
+                .await
             }
 
             async fn rotate(&self, id: &SessionId, from: u64, now: UnixTime) -> Result<bool> {
-                let moved = sqlx::query(
-                    "UPDATE sessions SET generation = generation + 1, rotated_at = $1, last_used_at = $1 \
-                     WHERE id = $2 AND generation = $3 AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(id.to_string())
-                .bind(generation(from)?)
-                .execute(&self.write)
+                retry(|| async move {
+                    let moved = sqlx::query(
+                        "UPDATE sessions SET generation = generation + 1, rotated_at = $1, last_used_at = $1 \
+                         WHERE id = $2 AND generation = $3 AND revoked_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(id.to_string())
+                    .bind(generation(from)?)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected();
+                    Ok(moved == 1)
+                })
                 .await
-                .map_err(db_error)?
-                .rows_affected();
-                Ok(moved == 1)
             }
 
             async fn revoke_session(&self, id: &SessionId, reason: &str, event: &AuditEvent) -> Result<bool> {
-                let mut tx = self.write.begin().await.map_err(db_error)?;
-                let changed = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
-                )
-                .bind(event.at)
-                .bind(reason)
-                .bind(id.to_string())
-                .execute(&mut *tx)
+                retry(|| async move {
+                    let mut tx = self.write.begin().await.map_err(db_error)?;
+                    let changed = sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+                    )
+                    .bind(event.at)
+                    .bind(reason)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected();
+                    if changed > 0 {
+                        insert_audit(&mut *tx, event).await?;
+                    }
+                    tx.commit().await.map_err(db_error)?;
+                    Ok(changed > 0)
+                })
                 .await
-                .map_err(db_error)?
-                .rows_affected();
-                if changed > 0 {
-                    insert_audit(&mut *tx, event).await?;
-                }
-                tx.commit().await.map_err(db_error)?;
-                Ok(changed > 0)
             }
 
             async fn revoke_user_sessions(
@@ -444,174 +542,207 @@ macro_rules! impl_store {
                 reason: &str,
                 now: UnixTime,
             ) -> Result<u64> {
-                Ok(sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 \
-                     WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
-                )
-                .bind(now)
-                .bind(reason)
-                .bind(user.to_string())
-                .bind(except.map(|k| k.to_string()).unwrap_or_default())
-                .execute(&self.write)
+                retry(|| async move {
+                    Ok(sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 \
+                         WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
+                    )
+                    .bind(now)
+                    .bind(reason)
+                    .bind(user.to_string())
+                    .bind(except.map(|k| k.to_string()).unwrap_or_default())
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected())
+                })
                 .await
-                .map_err(db_error)?
-                .rows_affected())
             }
 
             async fn live_sessions(&self, user: &UserId, now: UnixTime) -> Result<Vec<SessionRecord>> {
-                sqlx::query_as::<_, SessionRow>(&format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions \
-                     WHERE user_id = $1 AND revoked_at IS NULL AND absolute_end > $2 ORDER BY created_at, id"
-                ))
-                .bind(user.to_string())
-                .bind(now)
-                .fetch_all(&self.read)
+                retry(|| async move {
+                    sqlx::query_as::<_, SessionRow>(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions \
+                         WHERE user_id = $1 AND revoked_at IS NULL AND absolute_end > $2 ORDER BY created_at, id"
+                    ))
+                    .bind(user.to_string())
+                    .bind(now)
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(SessionRecord::try_from)
+                    .collect()
+                })
                 .await
-                .map_err(db_error)?
-                .into_iter()
-                .map(SessionRecord::try_from)
-                .collect()
             }
 
             async fn blocked_until(&self, keys: &[String]) -> Result<UnixTime> {
-                let mut latest = 0;
-                for key in keys {
-                    let until: Option<i64> = sqlx::query_scalar("SELECT blocked_until FROM throttle WHERE key = $1")
-                        .bind(key)
-                        .fetch_optional(&self.read)
-                        .await
-                        .map_err(db_error)?;
-                    latest = latest.max(until.unwrap_or(0));
-                }
-                Ok(latest)
+                retry(|| async move {
+                    let mut latest = 0;
+                    for key in keys {
+                        let until: Option<i64> = sqlx::query_scalar("SELECT blocked_until FROM throttle WHERE key = $1")
+                            .bind(key)
+                            .fetch_optional(&self.read)
+                            .await
+                            .map_err(db_error)?;
+                        latest = latest.max(until.unwrap_or(0));
+                    }
+                    Ok(latest)
+                })
+                .await
             }
 
             async fn record_failure(&self, key: &str, now: UnixTime, window: i64) -> Result<u64> {
-                let count: i64 = sqlx::query_scalar(
-                    "INSERT INTO throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
-                     ON CONFLICT (key) DO UPDATE SET \
-                       failures = CASE WHEN throttle.last_failure < $3 THEN 1 ELSE throttle.failures + 1 END, \
-                       last_failure = $2 \
-                     RETURNING failures",
-                )
-                .bind(key)
-                .bind(now)
-                .bind(now - window)
-                .fetch_one(&self.write)
+                retry(|| async move {
+                    let count: i64 = sqlx::query_scalar(
+                        "INSERT INTO throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
+                         ON CONFLICT (key) DO UPDATE SET \
+                           failures = CASE WHEN throttle.last_failure < $3 THEN 1 ELSE throttle.failures + 1 END, \
+                           last_failure = $2 \
+                         RETURNING failures",
+                    )
+                    .bind(key)
+                    .bind(now)
+                    .bind(now - window)
+                    .fetch_one(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                    Ok(u64::try_from(count).unwrap_or(0))
+                })
                 .await
-                .map_err(db_error)?;
-                Ok(u64::try_from(count).unwrap_or(0))
             }
 
             async fn block(&self, key: &str, until: UnixTime) -> Result<()> {
-                sqlx::query("UPDATE throttle SET blocked_until = $2 WHERE key = $1 AND blocked_until < $2")
-                    .bind(key)
-                    .bind(until)
-                    .execute(&self.write)
-                    .await
-                    .map_err(db_error)?;
-                Ok(())
+                retry(|| async move {
+                    sqlx::query("UPDATE throttle SET blocked_until = $2 WHERE key = $1 AND blocked_until < $2")
+                        .bind(key)
+                        .bind(until)
+                        .execute(&self.write)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(())
+                })
+                .await
             }
 
             async fn clear_failures(&self, key: &str) -> Result<()> {
-                sqlx::query("DELETE FROM throttle WHERE key = $1")
-                    .bind(key)
-                    .execute(&self.write)
-                    .await
-                    .map_err(db_error)?;
-                Ok(())
+                retry(|| async move {
+                    sqlx::query("DELETE FROM throttle WHERE key = $1")
+                        .bind(key)
+                        .execute(&self.write)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(())
+                })
+                .await
             }
 
             async fn insert_signing_key(&self, k: &SigningKeyRecord, retire_others: Option<UnixTime>) -> Result<()> {
-                let mut tx = self.write.begin().await.map_err(db_error)?;
-                if let Some(at) = retire_others {
-                    sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                }
-                sqlx::query(
-                    "INSERT INTO signing_keys (kid, alg, wrapped_private, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&k.kid)
-                .bind(&k.alg)
-                .bind(&k.wrapped_private)
-                .bind(k.created_at)
-                .bind(k.retired_at)
-                .execute(&mut *tx)
+                retry(|| async move {
+                    let mut tx = self.write.begin().await.map_err(db_error)?;
+                    if let Some(at) = retire_others {
+                        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    }
+                    sqlx::query(
+                        "INSERT INTO signing_keys (kid, alg, wrapped_private, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&k.kid)
+                    .bind(&k.alg)
+                    .bind(&k.wrapped_private)
+                    .bind(k.created_at)
+                    .bind(k.retired_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if retire_others.is_some() {
+                        insert_audit(&mut *tx, &AuditEvent {
+                            detail: Some(format!("kid={} alg={}", k.kid, k.alg)),
+                            ..AuditEvent::new(crate::audit_kind::KEY_ROTATED, k.created_at)
+                        })
+                        .await?;
+                    }
+                    tx.commit().await.map_err(db_error)
+                })
                 .await
-                .map_err(db_error)?;
-                if retire_others.is_some() {
-                    insert_audit(&mut *tx, &AuditEvent {
-                        detail: Some(format!("kid={} alg={}", k.kid, k.alg)),
-                        ..AuditEvent::new(crate::audit_kind::KEY_ROTATED, k.created_at)
-                    })
-                    .await?;
-                }
-                tx.commit().await.map_err(db_error)
             }
 
             async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-                Ok(sqlx::query_as::<_, KeyRow>(
-                    "SELECT kid, alg, wrapped_private, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
-                )
-                .fetch_all(&self.read)
+                retry(|| async move {
+                    Ok(sqlx::query_as::<_, KeyRow>(
+                        "SELECT kid, alg, wrapped_private, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
+                    )
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(SigningKeyRecord::from)
+                    .collect())
+                })
                 .await
-                .map_err(db_error)?
-                .into_iter()
-                .map(SigningKeyRecord::from)
-                .collect())
             }
 
             async fn audit(&self, event: &AuditEvent) -> Result<()> {
-                insert_audit(&self.write, event).await
+                retry(|| async move {
+                    insert_audit(&self.write, event).await
+                })
+                .await
             }
 
             async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEvent>> {
-                Ok(sqlx::query_as::<_, AuditRow>(
-                    "SELECT at, kind, user_id, session_id, ip, detail FROM audit ORDER BY id DESC LIMIT $1",
-                )
-                .bind(i64::from(limit))
-                .fetch_all(&self.read)
+                retry(|| async move {
+                    Ok(sqlx::query_as::<_, AuditRow>(
+                        "SELECT at, kind, user_id, session_id, ip, detail FROM audit ORDER BY id DESC LIMIT $1",
+                    )
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(AuditEvent::from)
+                    .collect())
+                })
                 .await
-                .map_err(db_error)?
-                .into_iter()
-                .map(AuditEvent::from)
-                .collect())
             }
 
             async fn purge(&self, now: UnixTime, revoked_before: UnixTime, audit_before: UnixTime, batch: u32) -> Result<u64> {
-                // Each statement deletes at most `batch` rows chosen by a subquery, so a
-                // purge never holds locks for long; concurrent purges simply find less.
-                let batch = i64::from(batch);
-                let sessions = sqlx::query(
-                    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
-                     WHERE absolute_end < $1 OR revoked_at < $2 LIMIT $3)",
-                )
-                .bind(now)
-                .bind(revoked_before)
-                .bind(batch)
-                .execute(&self.write)
-                .await
-                .map_err(db_error)?;
-                let audit = sqlx::query("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 LIMIT $2)")
-                    .bind(audit_before)
+                retry(|| async move {
+                    // Each statement deletes at most `batch` rows chosen by a subquery, so a
+                    // purge never holds locks for long; concurrent purges simply find less.
+                    let batch = i64::from(batch);
+                    let sessions = sqlx::query(
+                        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                         WHERE absolute_end < $1 OR revoked_at < $2 LIMIT $3)",
+                    )
+                    .bind(now)
+                    .bind(revoked_before)
                     .bind(batch)
                     .execute(&self.write)
                     .await
                     .map_err(db_error)?;
-                let throttle = sqlx::query(
-                    "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle \
-                     WHERE blocked_until < $1 AND last_failure < $2 LIMIT $3)",
-                )
-                .bind(now)
-                .bind(revoked_before)
-                .bind(batch)
-                .execute(&self.write)
+                    let audit = sqlx::query("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 LIMIT $2)")
+                        .bind(audit_before)
+                        .bind(batch)
+                        .execute(&self.write)
+                        .await
+                        .map_err(db_error)?;
+                    let throttle = sqlx::query(
+                        "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle \
+                         WHERE blocked_until < $1 AND last_failure < $2 LIMIT $3)",
+                    )
+                    .bind(now)
+                    .bind(revoked_before)
+                    .bind(batch)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                    Ok(sessions.rows_affected() + audit.rows_affected() + throttle.rows_affected())
+                })
                 .await
-                .map_err(db_error)?;
-                Ok(sessions.rows_affected() + audit.rows_affected() + throttle.rows_affected())
             }
         }
     };

@@ -66,7 +66,10 @@ pub fn no_store(mut response: Response) -> Response {
 pub fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -80,9 +83,28 @@ pub fn rfc3339(t: i64) -> String {
         oauth::token, oauth::revoke, oauth::introspect, oauth::jwks, oauth::metadata,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
-    components(schemas(TokenResponse, crate::error::ErrorBody))
+    components(schemas(TokenResponse, crate::error::ErrorBody)),
+    modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` scheme the protected operations name: OpenAPI requires every
+/// security requirement to refer to a scheme in `components.securitySchemes`.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// Every route of contract §2.
 pub fn router(state: AppState) -> Router {
@@ -99,7 +121,10 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/oauth/introspect", post(oauth::introspect))
         .route("/.well-known/jwks.json", get(oauth::jwks))
-        .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

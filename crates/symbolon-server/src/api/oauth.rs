@@ -25,11 +25,19 @@ struct Client {
 
 /// Identifies the client: HTTP Basic for confidential clients, a `client_id`
 /// parameter (or the built-in default) for public ones. RFC 6749 §2.3, §3.2.1.
-async fn identify_client(state: &AppState, headers: &HeaderMap, param: Option<&str>) -> Result<Client, ApiError> {
+async fn identify_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    param: Option<&str>,
+) -> Result<Client, ApiError> {
     if let Some(creds) = basic_credentials(headers)? {
-        let denied = || ApiError::InvalidClient { basic_attempted: true };
+        let denied = || ApiError::InvalidClient {
+            basic_attempted: true,
+        };
         if param.is_some_and(|p| p != creds.client_id) {
-            return Err(ApiError::InvalidRequest("client_id does not match the authenticated client".into()));
+            return Err(ApiError::InvalidRequest(
+                "client_id does not match the authenticated client".into(),
+            ));
         }
         let record = state.store().client(&creds.client_id).await?;
         let stored = record.as_ref().and_then(|c| c.secret_hash.clone());
@@ -43,28 +51,47 @@ async fn identify_client(state: &AppState, headers: &HeaderMap, param: Option<&s
         if !(ok && has_secret) {
             return Err(denied());
         }
-        return Ok(Client { id: creds.client_id, authenticated: true });
+        return Ok(Client {
+            id: creds.client_id,
+            authenticated: true,
+        });
     }
     let id = param.unwrap_or(&state.config.default_client_id).to_owned();
     if id == state.config.default_client_id {
-        return Ok(Client { id, authenticated: false });
+        return Ok(Client {
+            id,
+            authenticated: false,
+        });
     }
     match state.store().client(&id).await? {
-        Some(c) if c.secret_hash.is_none() => Ok(Client { id, authenticated: false }),
+        Some(c) if c.secret_hash.is_none() => Ok(Client {
+            id,
+            authenticated: false,
+        }),
         // A confidential client must authenticate; an unknown one is refused.
-        _ => Err(ApiError::InvalidClient { basic_attempted: false }),
+        _ => Err(ApiError::InvalidClient {
+            basic_attempted: false,
+        }),
     }
 }
 
 /// Whether a session's tokens may be managed by `client` without further proof.
-async fn may_manage(state: &AppState, client: &Client, session: &SessionRecord) -> Result<bool, ApiError> {
+async fn may_manage(
+    state: &AppState,
+    client: &Client,
+    session: &SessionRecord,
+) -> Result<bool, ApiError> {
     if client.authenticated {
         return Ok(client.id == session.client_id);
     }
     if session.client_id == state.config.default_client_id {
         return Ok(true);
     }
-    let confidential = state.store().client(&session.client_id).await?.is_some_and(|c| c.secret_hash.is_some());
+    let confidential = state
+        .store()
+        .client(&session.client_id)
+        .await?
+        .is_some_and(|c| c.secret_hash.is_some());
     Ok(!confidential)
 }
 
@@ -111,10 +138,14 @@ pub async fn token(
         let password = form
             .password
             .ok_or_else(|| ApiError::InvalidRequest("missing parameter: password".into()))?;
-        auth::login(&state, username, password, &client.id, &meta).await.map_err(grant)?
+        auth::login(&state, username, password, &client.id, &meta)
+            .await
+            .map_err(grant)?
     } else {
         let token = required(&form.refresh_token, "refresh_token")?;
-        auth::refresh(&state, token, &client.id, &meta).await.map_err(grant)?
+        auth::refresh(&state, token, &client.id, &meta)
+            .await
+            .map_err(grant)?
     };
     Ok(issued.into())
 }
@@ -163,7 +194,9 @@ pub async fn revoke(
     };
     if !may_manage(&state, &client, &session).await? {
         // RFC 7009 §2.1: a token issued to another client is refused.
-        return Err(ApiError::InvalidClient { basic_attempted: client.authenticated });
+        return Err(ApiError::InvalidClient {
+            basic_attempted: client.authenticated,
+        });
     }
     auth::logout(&state, &session, LogoutScope::Local, &meta).await?;
     Ok(StatusCode::OK)
@@ -182,7 +215,9 @@ pub async fn introspect(
 ) -> Result<Response, ApiError> {
     let client = identify_client(&state, &headers, form.client_id.as_deref()).await?;
     if !client.authenticated {
-        return Err(ApiError::InvalidClient { basic_attempted: false });
+        return Err(ApiError::InvalidClient {
+            basic_attempted: false,
+        });
     }
     let token = required(&form.token, "token")?;
     let body = match find_token(&state, token).await? {
@@ -211,7 +246,9 @@ pub struct Jwks {
 /// Every public key whose tokens may still be valid.
 #[utoipa::path(get, path = "/.well-known/jwks.json", responses((status = 200, description = "RFC 7517 JWK Set")))]
 pub async fn jwks(State(state): State<AppState>) -> Json<Jwks> {
-    Json(Jwks { keys: state.keys.jwks().as_ref().clone() })
+    Json(Jwks {
+        keys: state.keys.jwks().as_ref().clone(),
+    })
 }
 
 /// Authorization-server metadata (RFC 8414 §2).
@@ -232,4 +269,3 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
     }))
 }
-

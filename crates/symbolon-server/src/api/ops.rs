@@ -32,7 +32,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
         .into_response()
@@ -41,6 +44,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// This API as OpenAPI 3.1, generated from the code.
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
 pub async fn openapi() -> Result<Response, ApiError> {
-    let doc = super::ApiDoc::openapi().to_json().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let doc = super::ApiDoc::openapi()
+        .to_json()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], doc).into_response())
 }

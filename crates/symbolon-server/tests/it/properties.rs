@@ -50,7 +50,9 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Logout => {
                 let session = auth::authenticate(&state, &newest_access).await;
                 if let Ok((_, session)) = session {
-                    auth::logout(&state, &session, LogoutScope::Local, &meta).await.expect("logout");
+                    auth::logout(&state, &session, LogoutScope::Local, &meta)
+                        .await
+                        .expect("logout");
                 }
                 revoked = true;
                 continue;
@@ -60,7 +62,8 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         };
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..copies {
-            let (state, token, client, meta) = (state.clone(), token.clone(), client.clone(), meta.clone());
+            let (state, token, client, meta) =
+                (state.clone(), token.clone(), client.clone(), meta.clone());
             tasks.spawn(async move { auth::refresh(&state, &token, &client, &meta).await });
         }
         while let Some(result) = tasks.join_next().await {

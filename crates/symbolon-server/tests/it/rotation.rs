@@ -12,7 +12,10 @@ async fn a_refresh_returns_a_working_successor_and_new_access_token() {
     assert_ne!(second.refresh, first.refresh);
     assert_ne!(second.access, first.access);
     assert_eq!(second.session_id, first.session_id);
-    assert_eq!(app.get("/me", Some(&second.access)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/me", Some(&second.access)).await.status(),
+        StatusCode::OK
+    );
     let third = app.refresh(&second.refresh).await;
     assert_ne!(third.refresh, second.refresh);
 }
@@ -25,7 +28,10 @@ async fn a_replay_within_the_grace_returns_the_same_successor() {
     app.clock.advance(10); // reuse_grace is 10 s: still inside.
     let again = app.refresh(&first.refresh).await;
     assert_eq!(again.refresh, second.refresh);
-    assert_ne!(again.access, second.access, "a fresh access token each time");
+    assert_ne!(
+        again.access, second.access,
+        "a fresh access token each time"
+    );
     // The successor still works: the session did not fork or die.
     app.refresh(&second.refresh).await;
 }
@@ -36,15 +42,28 @@ async fn a_replay_after_the_grace_revokes_the_session() {
     let first = app.alice().await;
     let second = app.refresh(&first.refresh).await;
     app.clock.advance(11);
-    let body = assert_error(app.refresh_response(&first.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+    let body = assert_error(
+        app.refresh_response(&first.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
     assert_eq!(body["error_description"], "refresh token reuse detected");
     // Every token of the session stops working, the newest included.
-    assert_error(app.refresh_response(&second.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+    assert_error(
+        app.refresh_response(&second.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
     let me = app.get("/me", Some(&second.access)).await;
     assert_error(me, StatusCode::UNAUTHORIZED, "invalid_token").await;
     // And the audit table says so, with the session id.
     let events = app.state.store().recent_audit(10).await.unwrap();
-    let reuse = events.iter().find(|e| e.kind == "reuse_detected").expect("reuse audited");
+    let reuse = events
+        .iter()
+        .find(|e| e.kind == "reuse_detected")
+        .expect("reuse audited");
     assert_eq!(reuse.session_id.as_deref(), Some(first.session_id.as_str()));
 }
 
@@ -54,9 +73,19 @@ async fn a_replay_once_the_successor_was_used_is_reuse_even_within_the_grace() {
     let first = app.alice().await;
     let second = app.refresh(&first.refresh).await;
     let third = app.refresh(&second.refresh).await;
-    let body = assert_error(app.refresh_response(&first.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+    let body = assert_error(
+        app.refresh_response(&first.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
     assert_eq!(body["error_description"], "refresh token reuse detected");
-    assert_error(app.refresh_response(&third.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+    assert_error(
+        app.refresh_response(&third.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -81,8 +110,14 @@ async fn sixteen_concurrent_refreshes_of_one_token_all_get_the_same_successor() 
     let successor = successors.into_iter().next().unwrap();
     app.refresh(&successor).await;
     let rotated = app.state.metrics.encode();
-    assert!(rotated.contains("symbolon_refresh_total{outcome=\"rotated\"} 2"), "{rotated}");
-    assert!(rotated.contains("symbolon_refresh_total{outcome=\"grace_replay\"} 15"), "{rotated}");
+    assert!(
+        rotated.contains("symbolon_refresh_total{outcome=\"rotated\"} 2"),
+        "{rotated}"
+    );
+    assert!(
+        rotated.contains("symbolon_refresh_total{outcome=\"grace_replay\"} 15"),
+        "{rotated}"
+    );
 }
 
 #[tokio::test]
@@ -93,7 +128,12 @@ async fn an_idle_refresh_token_expires_after_refresh_ttl() {
     app.clock.advance(3599);
     let second = app.refresh(&first.refresh).await;
     app.clock.advance(3600);
-    let body = assert_error(app.refresh_response(&second.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+    let body = assert_error(
+        app.refresh_response(&second.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
     assert_eq!(body["error_description"], "refresh token expired");
 }
 
@@ -113,7 +153,12 @@ async fn the_session_absolute_end_caps_every_refresh_token() {
         assert_eq!(tokens.body["refresh_token_expires_in"], expected);
     }
     app.clock.advance(100); // 2500 s after login.
-    let body = assert_error(app.refresh_response(&tokens.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+    let body = assert_error(
+        app.refresh_response(&tokens.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
     assert_eq!(body["error_description"], "refresh token expired");
 }
 
@@ -128,8 +173,19 @@ async fn tampered_garbage_and_foreign_tokens_are_invalid_grant() {
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    for bad in [tampered.as_str(), "", "garbage", foreign.refresh.as_str(), tokens.access.as_str()] {
-        let body = assert_error(app.refresh_response(bad).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+    for bad in [
+        tampered.as_str(),
+        "",
+        "garbage",
+        foreign.refresh.as_str(),
+        tokens.access.as_str(),
+    ] {
+        let body = assert_error(
+            app.refresh_response(bad).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+        )
+        .await;
         assert_eq!(body["error_description"], "invalid refresh token", "{bad}");
     }
     // The real token still works: failed attempts did not harm the session.
@@ -140,11 +196,24 @@ async fn tampered_garbage_and_foreign_tokens_are_invalid_grant() {
 async fn restart_keeps_users_sessions_and_the_signing_key() {
     let app = spawn_app().await;
     let tokens = app.alice().await;
-    let jwks_before: serde_json::Value = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
+    let jwks_before: serde_json::Value = app
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let app = app.restart().await;
-    let jwks_after: serde_json::Value = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
+    let jwks_after: serde_json::Value = app
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jwks_before, jwks_after);
-    assert_eq!(app.get("/me", Some(&tokens.access)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/me", Some(&tokens.access)).await.status(),
+        StatusCode::OK
+    );
     let next = app.refresh(&tokens.refresh).await;
     assert_eq!(next.session_id, tokens.session_id);
     app.login("alice", ALICE_PASSWORD).await;

@@ -20,10 +20,16 @@ impl Drop for Guard {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs outside async; a short-lived runtime on its own thread drops the database.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(async {
                     if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&admin)
+                                .await;
                     }
                 });
             })
@@ -35,9 +41,14 @@ impl Drop for Guard {
 pub async fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
-    let store = symbolon_store::connect(&url, 4).await.expect("sqlite opens");
+    let store = symbolon_store::connect(&url, 4)
+        .await
+        .expect("sqlite opens");
     store.migrate().await.expect("migrations");
-    Fixture { store, _guard: Guard::Dir(dir) }
+    Fixture {
+        store,
+        _guard: Guard::Dir(dir),
+    }
 }
 
 /// `None` (with a note on stderr) when no PostgreSQL is configured.
@@ -49,16 +60,26 @@ pub async fn postgres() -> Option<Fixture> {
         return None;
     };
     let name = format!("symbolon_test_{:016x}", rand::random::<u64>());
-    let admin = sqlx::PgPool::connect(&admin_url).await.expect("PostgreSQL reachable at SYMBOLON_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create test database");
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("PostgreSQL reachable at SYMBOLON_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create test database");
     admin.close().await;
     let url = match admin_url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
         None => panic!("SYMBOLON_TEST_POSTGRES_URL must name a database"),
     };
-    let store = symbolon_store::connect(&url, 8).await.expect("test database opens");
+    let store = symbolon_store::connect(&url, 8)
+        .await
+        .expect("test database opens");
     store.migrate().await.expect("migrations");
-    Some(Fixture { store, _guard: Guard::Database { admin_url, name } })
+    Some(Fixture {
+        store,
+        _guard: Guard::Database { admin_url, name },
+    })
 }
 
 /// Defines `mod sqlite` and `mod postgres`, each with one `#[tokio::test]` per case.

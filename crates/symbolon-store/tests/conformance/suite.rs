@@ -3,7 +3,10 @@
 use futures::future::join_all;
 use std::collections::HashSet;
 use symbolon_core::ids::{SessionId, UserId};
-use symbolon_store::{audit_kind, AuditEvent, ClientRecord, SessionRecord, SigningKeyRecord, Store, StoreError, UserRecord};
+use symbolon_store::{
+    audit_kind, AuditEvent, ClientRecord, SessionRecord, SigningKeyRecord, Store, StoreError,
+    UserRecord,
+};
 
 crate::conformance!(
     users_are_unique_case_insensitively,
@@ -59,12 +62,27 @@ async fn with_session(store: &dyn Store, name: &str) -> (UserRecord, SessionReco
 async fn users_are_unique_case_insensitively(store: &dyn Store) {
     let alice = user("Alice");
     store.create_user(&alice).await.unwrap();
-    assert!(matches!(store.create_user(&user("alice")).await, Err(StoreError::Conflict)));
-    assert_eq!(store.user_by_name("alice").await.unwrap(), Some(alice.clone()));
-    assert_eq!(store.user_by_id(&alice.id).await.unwrap(), Some(alice.clone()));
+    assert!(matches!(
+        store.create_user(&user("alice")).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.user_by_name("alice").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store.user_by_id(&alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
     assert_eq!(store.user_by_name("bob").await.unwrap(), None);
     store.create_user(&user("bob")).await.unwrap();
-    let names: Vec<String> = store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
     assert_eq!(names, ["Alice", "bob"]);
 }
 
@@ -73,32 +91,64 @@ async fn disabling_a_user_revokes_every_session(store: &dyn Store) {
     let other = session(&u, NOW, 1000);
     store.create_session(&other).await.unwrap();
     assert!(store.disable_user(&u.id, NOW + 1).await.unwrap());
-    assert!(!store.disable_user(&u.id, NOW + 2).await.unwrap(), "second disable is a no-op");
-    assert_eq!(store.user_by_id(&u.id).await.unwrap().unwrap().disabled_at, Some(NOW + 1));
+    assert!(
+        !store.disable_user(&u.id, NOW + 2).await.unwrap(),
+        "second disable is a no-op"
+    );
+    assert_eq!(
+        store.user_by_id(&u.id).await.unwrap().unwrap().disabled_at,
+        Some(NOW + 1)
+    );
     for id in [s.id, other.id] {
-        assert_eq!(store.session(&id).await.unwrap().unwrap().revoked_at, Some(NOW + 1));
+        assert_eq!(
+            store.session(&id).await.unwrap().unwrap().revoked_at,
+            Some(NOW + 1)
+        );
     }
-    assert!(store.live_sessions(&u.id, NOW + 1).await.unwrap().is_empty());
+    assert!(store
+        .live_sessions(&u.id, NOW + 1)
+        .await
+        .unwrap()
+        .is_empty());
     let audit = store.recent_audit(10).await.unwrap();
-    assert_eq!(audit.iter().filter(|e| e.kind == audit_kind::USER_DISABLED).count(), 1);
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.kind == audit_kind::USER_DISABLED)
+            .count(),
+        1
+    );
 }
 
 async fn rotation_is_a_compare_and_swap(store: &dyn Store) {
     let (_, s) = with_session(store, "dave").await;
     assert!(store.rotate(&s.id, 0, NOW + 5).await.unwrap());
-    assert!(!store.rotate(&s.id, 0, NOW + 6).await.unwrap(), "stale generation loses");
+    assert!(
+        !store.rotate(&s.id, 0, NOW + 6).await.unwrap(),
+        "stale generation loses"
+    );
     let row = store.session(&s.id).await.unwrap().unwrap();
-    assert_eq!((row.generation, row.rotated_at, row.last_used_at), (1, NOW + 5, NOW + 5));
+    assert_eq!(
+        (row.generation, row.rotated_at, row.last_used_at),
+        (1, NOW + 5, NOW + 5)
+    );
     let event = AuditEvent::new(audit_kind::LOGOUT, NOW + 7);
     assert!(store.revoke_session(&s.id, "logout", &event).await.unwrap());
-    assert!(!store.rotate(&s.id, 1, NOW + 8).await.unwrap(), "a revoked session never rotates");
+    assert!(
+        !store.rotate(&s.id, 1, NOW + 8).await.unwrap(),
+        "a revoked session never rotates"
+    );
     assert!(!store.rotate(&SessionId::generate(), 0, NOW).await.unwrap());
 }
 
 async fn concurrent_rotations_have_exactly_one_winner(store: &dyn Store) {
     let (_, s) = with_session(store, "erin").await;
     let attempts = (0..16).map(|i| store.rotate(&s.id, 0, NOW + i));
-    let results: Vec<bool> = join_all(attempts).await.into_iter().map(|r| r.unwrap()).collect();
+    let results: Vec<bool> = join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(results.iter().filter(|won| **won).count(), 1, "{results:?}");
     assert_eq!(store.session(&s.id).await.unwrap().unwrap().generation, 1);
 }
@@ -110,10 +160,20 @@ async fn revocation_happens_once_with_one_audit_row(store: &dyn Store) {
         user_id: Some(u.id.to_string()),
         ..AuditEvent::new(audit_kind::REUSE_DETECTED, NOW + 3)
     };
-    let results = join_all((0..4).map(|_| store.revoke_session(&s.id, "reuse_detected", &event))).await;
-    assert_eq!(results.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 1);
+    let results =
+        join_all((0..4).map(|_| store.revoke_session(&s.id, "reuse_detected", &event))).await;
+    assert_eq!(
+        results.into_iter().filter(|r| *r.as_ref().unwrap()).count(),
+        1
+    );
     let audit = store.recent_audit(10).await.unwrap();
-    assert_eq!(audit.iter().filter(|e| e.kind == audit_kind::REUSE_DETECTED).count(), 1);
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.kind == audit_kind::REUSE_DETECTED)
+            .count(),
+        1
+    );
     assert_eq!(audit[0], event);
 }
 
@@ -121,11 +181,34 @@ async fn password_change_keeps_only_the_current_session(store: &dyn Store) {
     let (u, keep) = with_session(store, "grace").await;
     let other = session(&u, NOW, 1000);
     store.create_session(&other).await.unwrap();
-    store.change_password(&u.id, "$argon2id$new", Some(&keep.id), NOW + 1).await.unwrap();
-    assert_eq!(store.user_by_id(&u.id).await.unwrap().unwrap().password_hash, "$argon2id$new");
-    let live: Vec<SessionId> = store.live_sessions(&u.id, NOW + 1).await.unwrap().into_iter().map(|s| s.id).collect();
+    store
+        .change_password(&u.id, "$argon2id$new", Some(&keep.id), NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .user_by_id(&u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "$argon2id$new"
+    );
+    let live: Vec<SessionId> = store
+        .live_sessions(&u.id, NOW + 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     assert_eq!(live, [keep.id]);
-    assert_eq!(store.revoke_user_sessions(&u.id, None, "logout", NOW + 2).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .revoke_user_sessions(&u.id, None, "logout", NOW + 2)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 async fn throttle_counts_restart_after_the_window_and_blocks_never_shrink(store: &dyn Store) {
@@ -133,11 +216,21 @@ async fn throttle_counts_restart_after_the_window_and_blocks_never_shrink(store:
     for expected in 1..=3 {
         assert_eq!(store.record_failure(key, NOW, 60).await.unwrap(), expected);
     }
-    assert_eq!(store.record_failure(key, NOW + 61, 60).await.unwrap(), 1, "restarts after a quiet window");
+    assert_eq!(
+        store.record_failure(key, NOW + 61, 60).await.unwrap(),
+        1,
+        "restarts after a quiet window"
+    );
     assert_eq!(store.blocked_until(&[key.into()]).await.unwrap(), 0);
     store.block(key, NOW + 100).await.unwrap();
     store.block(key, NOW + 50).await.unwrap();
-    assert_eq!(store.blocked_until(&[key.into(), "ip:nobody".into()]).await.unwrap(), NOW + 100);
+    assert_eq!(
+        store
+            .blocked_until(&[key.into(), "ip:nobody".into()])
+            .await
+            .unwrap(),
+        NOW + 100
+    );
     store.clear_failures(key).await.unwrap();
     assert_eq!(store.blocked_until(&[key.into()]).await.unwrap(), 0);
 }
@@ -150,19 +243,43 @@ async fn key_rotation_retires_the_old_keys(store: &dyn Store) {
         created_at: at,
         retired_at: None,
     };
-    store.insert_signing_key(&key("k1", NOW), None).await.unwrap();
-    store.insert_signing_key(&key("k2", NOW + 10), Some(NOW + 10)).await.unwrap();
+    store
+        .insert_signing_key(&key("k1", NOW), None)
+        .await
+        .unwrap();
+    store
+        .insert_signing_key(&key("k2", NOW + 10), Some(NOW + 10))
+        .await
+        .unwrap();
     let keys = store.signing_keys().await.unwrap();
-    assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["k2", "k1"]);
-    assert_eq!((keys[0].retired_at, keys[1].retired_at), (None, Some(NOW + 10)));
+    assert_eq!(
+        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        ["k2", "k1"]
+    );
+    assert_eq!(
+        (keys[0].retired_at, keys[1].retired_at),
+        (None, Some(NOW + 10))
+    );
     assert_eq!(keys[1].wrapped_private, vec![1, 2, 3, 0, 255]);
-    assert!(store.recent_audit(5).await.unwrap().iter().any(|e| e.kind == audit_kind::KEY_ROTATED));
+    assert!(store
+        .recent_audit(5)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.kind == audit_kind::KEY_ROTATED));
 }
 
 async fn clients_round_trip(store: &dyn Store) {
-    let client = ClientRecord { client_id: "api".into(), secret_hash: Some("$argon2id$x".into()), created_at: NOW };
+    let client = ClientRecord {
+        client_id: "api".into(),
+        secret_hash: Some("$argon2id$x".into()),
+        created_at: NOW,
+    };
     store.create_client(&client).await.unwrap();
-    assert!(matches!(store.create_client(&client).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.create_client(&client).await,
+        Err(StoreError::Conflict)
+    ));
     assert_eq!(store.client("api").await.unwrap(), Some(client));
     assert_eq!(store.client("nope").await.unwrap(), None);
 }
@@ -178,7 +295,11 @@ async fn purge_is_bounded_and_spares_live_rows(store: &dyn Store) {
     }
     let live = session(&u, NOW, 1000);
     store.create_session(&live).await.unwrap();
-    assert_eq!(store.purge(NOW, NOW - 100, NOW - 100, 2).await.unwrap(), 2, "one batch");
+    assert_eq!(
+        store.purge(NOW, NOW - 100, NOW - 100, 2).await.unwrap(),
+        2,
+        "one batch"
+    );
     while store.purge(NOW, NOW - 100, NOW - 100, 2).await.unwrap() > 0 {}
     for id in expired {
         assert_eq!(store.session(&id).await.unwrap(), None);
