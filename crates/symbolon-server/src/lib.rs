@@ -203,8 +203,14 @@ async fn background_jobs(state: AppState) {
 pub async fn purge(state: &AppState) {
     let now = state.now();
     let keep = state.config.retention.0;
+    let cutoffs = symbolon_store::PurgeCutoffs {
+        sessions_ended_before: now,
+        sessions_revoked_before: now - keep,
+        audit_before: now - keep,
+        throttle_quiet_before: now - state.config.failure_window.0,
+    };
     for _ in 0..100 {
-        match state.store().purge(now, now - keep, now - keep, 1000).await {
+        match state.store().purge(&cutoffs, 1000).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => break,
             Err(e) => {

@@ -122,16 +122,22 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The newest audit events, newest first.
     async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEvent>>;
 
-    /// Deletes, in one bounded batch, sessions past their absolute end, sessions revoked
-    /// before `revoked_before`, audit rows older than `audit_before`, and stale throttle
-    /// rows. Safe to run on every instance at once. Returns rows deleted.
-    async fn purge(
-        &self,
-        now: UnixTime,
-        revoked_before: UnixTime,
-        audit_before: UnixTime,
-        batch: u32,
-    ) -> Result<u64>;
+    /// Deletes what `cutoffs` names, at most `batch` rows of each table. Safe to run on
+    /// every instance at once. Returns rows deleted.
+    async fn purge(&self, cutoffs: &PurgeCutoffs, batch: u32) -> Result<u64>;
+}
+
+/// What a purge deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeCutoffs {
+    /// Sessions whose absolute end is before this.
+    pub sessions_ended_before: UnixTime,
+    /// Sessions revoked before this.
+    pub sessions_revoked_before: UnixTime,
+    /// Audit rows written before this.
+    pub audit_before: UnixTime,
+    /// Throttle rows whose last failure is before this and whose block has ended by then.
+    pub throttle_quiet_before: UnixTime,
 }
 
 /// Opens the store named by `url` (`sqlite://PATH` or `postgres://...`), without migrating.

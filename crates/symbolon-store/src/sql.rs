@@ -2,8 +2,8 @@
 //! backends run the same SQL text; only connection set-up differs.
 
 use crate::{
-    AuditEvent, ClientRecord, Result, SessionRecord, SigningKeyRecord, Store, StoreError,
-    UserRecord,
+    AuditEvent, ClientRecord, PurgeCutoffs, Result, SessionRecord, SigningKeyRecord, Store,
+    StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -709,7 +709,7 @@ macro_rules! impl_store {
                 .await
             }
 
-            async fn purge(&self, now: UnixTime, revoked_before: UnixTime, audit_before: UnixTime, batch: u32) -> Result<u64> {
+            async fn purge(&self, cutoffs: &PurgeCutoffs, batch: u32) -> Result<u64> {
                 retry(|| async move {
                     // Each statement deletes at most `batch` rows chosen by a subquery, so a
                     // purge never holds locks for long; concurrent purges simply find less.
@@ -718,14 +718,14 @@ macro_rules! impl_store {
                         "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
                          WHERE absolute_end < $1 OR revoked_at < $2 LIMIT $3)",
                     )
-                    .bind(now)
-                    .bind(revoked_before)
+                    .bind(cutoffs.sessions_ended_before)
+                    .bind(cutoffs.sessions_revoked_before)
                     .bind(batch)
                     .execute(&self.write)
                     .await
                     .map_err(db_error)?;
                     let audit = sqlx::query("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 LIMIT $2)")
-                        .bind(audit_before)
+                        .bind(cutoffs.audit_before)
                         .bind(batch)
                         .execute(&self.write)
                         .await
@@ -734,8 +734,8 @@ macro_rules! impl_store {
                         "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle \
                          WHERE blocked_until < $1 AND last_failure < $2 LIMIT $3)",
                     )
-                    .bind(now)
-                    .bind(revoked_before)
+                    .bind(cutoffs.throttle_quiet_before)
+                    .bind(cutoffs.throttle_quiet_before)
                     .bind(batch)
                     .execute(&self.write)
                     .await

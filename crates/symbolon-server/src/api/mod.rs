@@ -132,5 +132,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Method, path, status and latency at DEBUG; bodies and headers (where tokens
+        // live) are never logged.
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

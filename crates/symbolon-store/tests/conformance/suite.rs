@@ -4,8 +4,8 @@ use futures::future::join_all;
 use std::collections::HashSet;
 use symbolon_core::ids::{SessionId, UserId};
 use symbolon_store::{
-    audit_kind, AuditEvent, ClientRecord, SessionRecord, SigningKeyRecord, Store, StoreError,
-    UserRecord,
+    audit_kind, AuditEvent, ClientRecord, PurgeCutoffs, SessionRecord, SigningKeyRecord, Store,
+    StoreError, UserRecord,
 };
 
 crate::conformance!(
@@ -285,6 +285,20 @@ async fn clients_round_trip(store: &dyn Store) {
 }
 
 async fn purge_is_bounded_and_spares_live_rows(store: &dyn Store) {
+    let cutoffs = PurgeCutoffs {
+        sessions_ended_before: NOW,
+        sessions_revoked_before: NOW - 100,
+        audit_before: NOW - 100,
+        throttle_quiet_before: NOW - 100,
+    };
+    store
+        .record_failure("acct:stale", NOW - 200, 60)
+        .await
+        .unwrap();
+    store
+        .record_failure("acct:fresh", NOW - 50, 60)
+        .await
+        .unwrap();
     let u = user("ivan");
     store.create_user(&u).await.unwrap();
     let mut expired = HashSet::new();
@@ -295,16 +309,22 @@ async fn purge_is_bounded_and_spares_live_rows(store: &dyn Store) {
     }
     let live = session(&u, NOW, 1000);
     store.create_session(&live).await.unwrap();
-    assert_eq!(
-        store.purge(NOW, NOW - 100, NOW - 100, 2).await.unwrap(),
-        2,
-        "one batch"
-    );
-    while store.purge(NOW, NOW - 100, NOW - 100, 2).await.unwrap() > 0 {}
+    // One batch: two of the five ended sessions, and the one stale throttle row.
+    assert_eq!(store.purge(&cutoffs, 2).await.unwrap(), 3);
+    while store.purge(&cutoffs, 2).await.unwrap() > 0 {}
     for id in expired {
         assert_eq!(store.session(&id).await.unwrap(), None);
     }
     assert!(store.session(&live.id).await.unwrap().is_some());
+    // The stale counter is gone (a new failure counts from 1), the fresh one is kept.
+    assert_eq!(
+        store.record_failure("acct:stale", NOW, 1000).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.record_failure("acct:fresh", NOW, 1000).await.unwrap(),
+        2
+    );
 }
 
 async fn migrations_are_idempotent(store: &dyn Store) {
