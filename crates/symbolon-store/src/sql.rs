@@ -194,15 +194,27 @@ pub(crate) struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub(crate) async fn open(path: &str, pool_size: u32) -> Result<Self> {
+    /// `location` is `PATH` or `PATH?synchronous=full` (default `normal`).
+    pub(crate) async fn open(location: &str, pool_size: u32) -> Result<Self> {
+        let (path, query) = location.split_once('?').unwrap_or((location, ""));
+        // NORMAL in WAL mode: a commit survives a crash of the process (kill -9); a power
+        // loss may undo the last commits but never corrupts. FULL syncs the WAL on every
+        // commit and survives power loss too, at the cost of one fsync per write.
+        let synchronous = match query {
+            "" | "synchronous=normal" => SqliteSynchronous::Normal,
+            "synchronous=full" => SqliteSynchronous::Full,
+            _ => {
+                return Err(StoreError::Unavailable(format!(
+                    "unsupported SQLite URL option {query:?} (use synchronous=normal or synchronous=full)"
+                )))
+            }
+        };
         create_private_file(path)?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
             .map_err(db_error)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL in WAL mode: a commit survives a crash of the process (kill -9);
-            // a power loss may undo the last commits but never corrupts. See BENCHMARKS.md.
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let write = SqlitePoolOptions::new()
