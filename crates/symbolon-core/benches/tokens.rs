@@ -1,5 +1,7 @@
 //! Access-token issuance and verification against the bare signature operation of the
 //! same algorithm and library (ring). Run: `cargo bench -p symbolon-core --bench tokens`.
+// criterion_group! makes a public function without a doc comment.
+#![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;

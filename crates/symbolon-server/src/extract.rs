@@ -14,7 +14,8 @@ use std::net::SocketAddr;
 use symbolon_core::access::AccessClaims;
 use symbolon_store::SessionRecord;
 
-fn rejection(status: StatusCode, text: String) -> ApiError {
+/// Maps an axum body rejection to the contract's error, by its status.
+pub(crate) fn rejection(status: StatusCode, text: String) -> ApiError {
     match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
@@ -32,9 +33,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::UnsupportedMediaType("Content-Type must be application/json".into()))
-            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType(
+                "Content-Type must be application/json".into(),
+            )),
             Err(e) => Err(rejection(e.status(), e.body_text())),
         }
     }
@@ -62,7 +63,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -76,7 +80,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// A request carrying a valid access token of a live session.
@@ -112,7 +119,9 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let broken = || ApiError::InvalidClient { basic_attempted: true };
+    let broken = || ApiError::InvalidClient {
+        basic_attempted: true,
+    };
     let value = value.to_str().map_err(|_| broken())?;
     let (scheme, encoded) = value.split_once(' ').ok_or_else(broken)?;
     if !scheme.eq_ignore_ascii_case("basic") {

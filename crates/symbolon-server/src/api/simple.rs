@@ -3,9 +3,10 @@
 use super::{rfc3339, TokenResponse};
 use crate::auth::{self, AuthError, LogoutScope, RequestMeta};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{bearer_token, ApiJson, Authenticated};
+use crate::extract::{bearer_token, rejection, ApiJson, Authenticated};
 use crate::state::AppState;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -39,7 +40,9 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<TokenResponse, ApiError> {
     let client = state.config.default_client_id.clone();
-    let issued = auth::login(&state, &body.username, body.password, &client, &meta).await.map_err(grant)?;
+    let issued = auth::login(&state, &body.username, body.password, &client, &meta)
+        .await
+        .map_err(grant)?;
     Ok(issued.into())
 }
 
@@ -59,7 +62,9 @@ pub async fn refresh(
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<TokenResponse, ApiError> {
     let client = state.config.default_client_id.clone();
-    let issued = auth::refresh(&state, &body.refresh_token, &client, &meta).await.map_err(grant)?;
+    let issued = auth::refresh(&state, &body.refresh_token, &client, &meta)
+        .await
+        .map_err(grant)?;
     Ok(issued.into())
 }
 
@@ -80,9 +85,11 @@ pub async fn logout(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    // The body is optional here, so it is parsed by hand, with the same rules as ApiJson.
+    // The body is optional here, so it is parsed by hand, with the same rules as ApiJson:
+    // a body that cannot be read (over 64 KiB) answers in the contract's format too.
+    let body = body.map_err(|e| rejection(e.status(), e.body_text()))?;
     let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
     } else {
@@ -91,18 +98,29 @@ pub async fn logout(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
         if !json {
-            return Err(ApiError::UnsupportedMediaType("Content-Type must be application/json".into()));
+            return Err(ApiError::UnsupportedMediaType(
+                "Content-Type must be application/json".into(),
+            ));
         }
-        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))?
     };
     let session = if let Some(token) = bearer_token(&headers) {
         auth::authenticate(&state, token).await?.1
     } else if let Some(refresh) = &request.refresh_token {
-        auth::session_of_refresh_token(&state, refresh).await.map_err(grant)?
+        auth::session_of_refresh_token(&state, refresh)
+            .await
+            .map_err(grant)?
     } else {
         return Err(ApiError::InvalidToken(None));
     };
-    auth::logout(&state, &session, request.scope.unwrap_or(LogoutScope::Local), &meta).await?;
+    auth::logout(
+        &state,
+        &session,
+        request.scope.unwrap_or(LogoutScope::Local),
+        &meta,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -137,15 +155,31 @@ pub async fn register(
         return Err(ApiError::Forbidden("registration is disabled".into()));
     }
     let user = create_user(&state, &body.username, body.password).await?;
-    Ok((StatusCode::CREATED, Json(UserResponse { sub: user.id.to_string(), username: user.username })))
+    Ok((
+        StatusCode::CREATED,
+        Json(UserResponse {
+            sub: user.id.to_string(),
+            username: user.username,
+        }),
+    ))
 }
 
 /// Validates, hashes and stores a new user (shared with the admin command).
-pub async fn create_user(state: &AppState, username: &str, password: Password) -> Result<UserRecord, ApiError> {
-    let username = Username::parse(username).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
-    let password =
-        Password::new_checked(password.expose().to_owned()).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
-    if state.store().user_by_name(&username.normalized()).await?.is_some() {
+pub async fn create_user(
+    state: &AppState,
+    username: &str,
+    password: Password,
+) -> Result<UserRecord, ApiError> {
+    let username =
+        Username::parse(username).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let password = Password::new_checked(password.expose().to_owned())
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    if state
+        .store()
+        .user_by_name(&username.normalized())
+        .await?
+        .is_some()
+    {
         return Err(ApiError::Conflict("the username is taken".into()));
     }
     let hash = state
@@ -160,10 +194,16 @@ pub async fn create_user(state: &AppState, username: &str, password: Password) -
         created_at: state.now(),
         disabled_at: None,
     };
-    state.store().create_user(&user).await.map_err(|e| match e {
-        symbolon_store::StoreError::Conflict => ApiError::Conflict("the username is taken".into()),
-        other => other.into(),
-    })?;
+    state
+        .store()
+        .create_user(&user)
+        .await
+        .map_err(|e| match e {
+            symbolon_store::StoreError::Conflict => {
+                ApiError::Conflict("the username is taken".into())
+            }
+            other => other.into(),
+        })?;
     Ok(user)
 }
 
@@ -196,8 +236,15 @@ pub async fn password(
             AuthError::BadCredentials => ApiError::grant_401("the current password is wrong"),
             other => grant(other),
         })?;
-    let hash = state.hasher.hash(&state.metrics, new).await.map_err(|_| ApiError::RateLimited(1))?;
-    state.store().change_password(&user.id, &hash, Some(&auth.session.id), state.now()).await?;
+    let hash = state
+        .hasher
+        .hash(&state.metrics, new)
+        .await
+        .map_err(|_| ApiError::RateLimited(1))?;
+    state
+        .store()
+        .change_password(&user.id, &hash, Some(&auth.session.id), state.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -245,9 +292,15 @@ pub struct SessionResponse {
 /// The user's live sessions.
 #[utoipa::path(get, path = "/sessions", responses((status = 200, body = [SessionResponse]), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn sessions(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Vec<SessionResponse>>, ApiError> {
+pub async fn sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Vec<SessionResponse>>, ApiError> {
     let now = state.now();
-    let sessions = state.store().live_sessions(&auth.session.user_id, now).await?;
+    let sessions = state
+        .store()
+        .live_sessions(&auth.session.user_id, now)
+        .await?;
     Ok(Json(
         sessions
             .into_iter()

@@ -51,8 +51,12 @@ pub async fn spawn_with(edit: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 async fn start(dir: Arc<tempfile::TempDir>, config: Config, clock: Arc<ManualClock>) -> TestApp {
-    let state = symbolon_server::build(config, clock.clone()).await.expect("server builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let state = symbolon_server::build(config, clock.clone())
+        .await
+        .expect("server builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(symbolon_server::serve(state.clone(), listener, async {
@@ -101,11 +105,21 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> Response {
-        self.http.post(format!("{}{path}", self.url)).json(&body).send().await.expect("request")
+        self.http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.http.post(format!("{}{path}", self.url)).form(form).send().await.expect("request")
+        self.http
+            .post(format!("{}{path}", self.url))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> Response {
@@ -117,7 +131,11 @@ impl TestApp {
     }
 
     pub async fn login_response(&self, username: &str, password: &str) -> Response {
-        self.post_json("/login", json!({"username": username, "password": password})).await
+        self.post_json(
+            "/login",
+            json!({"username": username, "password": password}),
+        )
+        .await
     }
 
     /// Logs in and returns the token response, asserting 200.
@@ -128,7 +146,8 @@ impl TestApp {
     }
 
     pub async fn refresh_response(&self, refresh_token: &str) -> Response {
-        self.post_json("/token/refresh", json!({"refresh_token": refresh_token})).await
+        self.post_json("/token/refresh", json!({"refresh_token": refresh_token}))
+            .await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Tokens {
@@ -165,8 +184,14 @@ pub struct Tokens {
 impl Tokens {
     pub fn from_value(body: Value) -> Self {
         Self {
-            access: body["access_token"].as_str().expect("access_token").to_owned(),
-            refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
             session_id: body["session_id"].as_str().expect("session_id").to_owned(),
             body,
         }
@@ -176,8 +201,16 @@ impl Tokens {
 /// Asserts the status and the contract's error body, and returns the body.
 pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status");
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    assert!(content_type.starts_with("application/json"), "content type {content_type}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type}"
+    );
     let body: Value = response.json().await.expect("json error body");
     assert_eq!(body["error"], code, "{body}");
     assert!(body["error_description"].is_string(), "{body}");
@@ -186,4 +219,78 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
 
 pub fn secs(s: i64) -> Secs {
     Secs(s)
+}
+
+// ---- Helpers for the endpoint suites (simple, bad_input, ops, oauth, jwt). ----
+
+impl TestApp {
+    /// A request to `path` with an optional bearer token, for methods and bodies the
+    /// helpers above do not cover.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.url));
+        match bearer {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
+    /// `POST path` with a JSON body and a bearer token.
+    pub async fn post_json_as(&self, path: &str, bearer: &str, body: Value) -> Response {
+        self.request(reqwest::Method::POST, path, Some(bearer))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The status `GET /me` answers with this access token.
+    pub async fn me_status(&self, access: &str) -> StatusCode {
+        self.get("/me", Some(access)).await.status()
+    }
+}
+
+/// Asserts a 401 `invalid_token` for a token that was sent but refused (RFC 6750 §3).
+pub async fn assert_invalid_token(response: Response) -> Value {
+    let challenge = header(&response, "www-authenticate");
+    assert!(challenge.starts_with("Bearer "), "challenge {challenge:?}");
+    assert!(
+        challenge.contains("error=\"invalid_token\""),
+        "challenge {challenge:?}"
+    );
+    assert_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await
+}
+
+/// The payload of a JWT, decoded without any verification (for reading claims only).
+pub fn jwt_payload(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON payload")
+}
+
+/// A header value as text ("" when absent).
+pub fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The header of a JWT, decoded without any verification.
+pub fn jwt_header(token: &str) -> Value {
+    use base64::Engine;
+    let header = token.split('.').next().expect("a JWT has a header");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url header");
+    serde_json::from_slice(&bytes).expect("JSON header")
 }

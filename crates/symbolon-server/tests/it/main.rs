@@ -1,4 +1,6 @@
 //! Integration tests: a real server on loopback over a real SQLite file per test.
+// Tests may panic on anything unexpected: that is how they fail.
+#![allow(clippy::unwrap_used)]
 
 mod helpers;
 

@@ -1,1 +1,154 @@
-//! Tests: ops.
+//! Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document.
+
+use crate::helpers::{header, spawn_app, TestApp};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    let response = app.get(path, None).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    assert!(
+        header(&response, "content-type").starts_with("application/json"),
+        "{path}"
+    );
+    response.json().await.expect("json")
+}
+
+async fn metrics(app: &TestApp) -> String {
+    let response = app.get("/metrics", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(&response, "content-type").starts_with("text/plain; version=0.0.4"));
+    response.text().await.expect("text")
+}
+
+/// The value of one sample line (`name{labels} value`), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_ok() {
+    let app = spawn_app().await;
+    assert_eq!(get_json(&app, "/healthz").await["status"], "ok");
+    assert_eq!(get_json(&app, "/readyz").await["status"], "ready");
+}
+
+#[tokio::test]
+async fn metrics_count_logins_and_refreshes() {
+    let app = spawn_app().await;
+    let before = metrics(&app).await;
+    assert!(before.contains("# TYPE symbolon_login counter"), "{before}");
+    assert_eq!(
+        sample(&before, r#"symbolon_refresh_total{outcome="rotated"}"#),
+        None,
+        "{before}"
+    );
+
+    let tokens = app.alice().await;
+    assert_eq!(
+        app.login_response("alice", "wrong password").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.refresh(&tokens.refresh).await;
+    let garbage = app.refresh_response("garbage").await;
+    assert_eq!(garbage.status(), StatusCode::UNAUTHORIZED);
+
+    let after = metrics(&app).await;
+    for (series, value) in [
+        (r#"symbolon_login_total{outcome="success"}"#, 1.0),
+        (r#"symbolon_login_total{outcome="failure"}"#, 1.0),
+        (r#"symbolon_refresh_total{outcome="rotated"}"#, 1.0),
+        (r#"symbolon_refresh_total{outcome="invalid"}"#, 1.0),
+        ("symbolon_password_hashes_in_flight", 0.0),
+    ] {
+        assert_eq!(sample(&after, series), Some(value), "{series} in\n{after}");
+    }
+    assert!(
+        after.trim_end().ends_with("# EOF"),
+        "OpenMetrics-compatible end marker: {after}"
+    );
+}
+
+#[tokio::test]
+async fn openapi_is_3_1_and_lists_every_endpoint_of_the_contract() {
+    let app = spawn_app().await;
+    let doc = get_json(&app, "/openapi.json").await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["info"]["title"].is_string(), "{}", doc["info"]);
+    // Contract §2, every row of every table.
+    let endpoints = [
+        ("post", "/login"),
+        ("post", "/token/refresh"),
+        ("post", "/logout"),
+        ("post", "/register"),
+        ("post", "/password"),
+        ("get", "/me"),
+        ("get", "/sessions"),
+        ("delete", "/sessions/{id}"),
+        ("post", "/oauth/token"),
+        ("post", "/oauth/revoke"),
+        ("post", "/oauth/introspect"),
+        ("get", "/.well-known/jwks.json"),
+        ("get", "/.well-known/oauth-authorization-server"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+        ("get", "/openapi.json"),
+    ];
+    let paths = doc["paths"].as_object().expect("paths");
+    for (method, path) in endpoints {
+        let operation = &doc["paths"][path][method];
+        assert!(
+            operation.is_object(),
+            "{method} {path} missing; paths: {:?}",
+            paths.keys()
+        );
+        assert!(
+            operation["responses"].is_object(),
+            "{method} {path} has no responses"
+        );
+    }
+    assert_eq!(
+        paths.len(),
+        endpoints.len(),
+        "undocumented extras or duplicates: {:?}",
+        paths.keys()
+    );
+    // OpenAPI 3.1 §4.8.30: every security requirement must name a declared scheme, or
+    // generated clients cannot attach the bearer token.
+    let schemes = &doc["components"]["securitySchemes"];
+    for (method, path) in endpoints {
+        for requirement in doc["paths"][path][method]["security"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for name in requirement.as_object().expect("requirement").keys() {
+                assert!(
+                    schemes[name].is_object(),
+                    "{method} {path}: undeclared security scheme {name}: {schemes}"
+                );
+            }
+        }
+    }
+    assert_eq!(schemes["bearer"]["type"], "http", "{schemes}");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer", "{schemes}");
+    assert!(
+        doc["paths"]["/me"]["get"]["security"].is_array(),
+        "/me is a protected resource"
+    );
+    // The token response schema names the contract's fields.
+    let token = &doc["components"]["schemas"]["TokenResponse"]["properties"];
+    for field in [
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_token_expires_in",
+        "session_id",
+    ] {
+        assert!(token[field].is_object(), "TokenResponse.{field}: {token}");
+    }
+}

@@ -220,10 +220,10 @@ async fn restart_keeps_users_sessions_and_the_signing_key() {
 }
 
 /// Runs futures concurrently on the runtime (so they really race) and keeps their order.
-async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+async fn join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
-    F: Send + 'static,
 {
     let mut set = tokio::task::JoinSet::new();
     let mut indexed = Vec::new();
