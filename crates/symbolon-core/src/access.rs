@@ -192,6 +192,11 @@ impl KeySet {
     }
 }
 
+/// The `kid` a JWT's header names, without verifying anything.
+pub fn header_kid(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).ok()?.kid
+}
+
 #[derive(Deserialize)]
 struct WithNbf {
     #[serde(flatten)]

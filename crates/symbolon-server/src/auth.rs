@@ -107,14 +107,6 @@ impl AuthError {
     }
 }
 
-fn throttle_keys(username_key: &str, ip: Option<IpAddr>) -> Vec<String> {
-    let mut keys = vec![format!("acct:{username_key}")];
-    if let Some(ip) = ip {
-        keys.push(format!("ip:{ip}"));
-    }
-    keys
-}
-
 /// Checks the brute-force back-off for an account and an IP.
 async fn check_throttle(state: &AppState, keys: &[String]) -> Result<(), AuthError> {
     let now = state.now();
@@ -148,6 +140,56 @@ async fn record_failure(state: &AppState, keys: &[String]) -> Result<(), AuthErr
     Ok(())
 }
 
+/// Runs a secret check under the brute-force rules for `keys` (the first is the
+/// account's): refused while any key is blocked, before the check and again after it,
+/// so guesses that were already queued when the block began learn nothing; a failure
+/// counts against every key, a success clears the account's count.
+pub async fn guarded<T>(
+    state: &AppState,
+    keys: &[String],
+    check: impl std::future::Future<Output = Result<Option<T>, AuthError>>,
+) -> Result<T, AuthError> {
+    check_throttle(state, keys).await?;
+    let outcome = check.await?;
+    check_throttle(state, keys).await?;
+    match outcome {
+        Some(value) => {
+            if let Some(account) = keys.first() {
+                state.store().clear_failures(account).await?;
+            }
+            Ok(value)
+        }
+        None => {
+            record_failure(state, keys).await?;
+            Err(AuthError::BadCredentials)
+        }
+    }
+}
+
+/// The throttle keys of a secret check: the account (or client), and the client IP.
+pub fn throttle_keys(account: &str, ip: Option<IpAddr>) -> Vec<String> {
+    let mut keys = vec![account.to_owned()];
+    if let Some(ip) = ip {
+        keys.push(format!("ip:{}", ip_key(ip)));
+    }
+    keys
+}
+
+/// An IPv6 client is counted by its /64, the smallest block one subscriber gets, so one
+/// attacker cannot spread guesses over 2^64 addresses.
+fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// Checks a user's password under the brute-force rules, for login and password change.
 /// Returns the user on success.
 pub async fn check_password(
@@ -161,36 +203,39 @@ pub async fn check_password(
         .as_ref()
         .map(Username::normalized)
         .unwrap_or_else(|| "(invalid)".into());
-    let keys = throttle_keys(&key, meta.ip);
-    check_throttle(state, &keys).await?;
-    let user = match &parsed {
-        Some(_) => state.store().user_by_name(&key).await?,
-        None => None,
-    };
-    // An unknown or malformed username is checked against a dummy hash: same cost.
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = state
-        .hasher
-        .verify(&state.metrics, password, stored)
-        .await?;
-    match user {
-        Some(user) if ok && user.disabled_at.is_none() => {
-            state.store().clear_failures(&keys[0]).await?;
-            Ok(user)
+    let keys = throttle_keys(&format!("acct:{key}"), meta.ip);
+    let mut failed_user = None;
+    let result = guarded(state, &keys, async {
+        let user = match &parsed {
+            Some(_) => state.store().user_by_name(&key).await?,
+            None => None,
+        };
+        // An unknown or malformed username is checked against a dummy hash: same cost.
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = state
+            .hasher
+            .verify(&state.metrics, password, stored)
+            .await?;
+        match user {
+            Some(user) if ok && user.disabled_at.is_none() => Ok::<_, AuthError>(Some(user)),
+            other => {
+                failed_user = other.map(|u| u.id);
+                Ok(None)
+            }
         }
-        other => {
-            record_failure(state, &keys).await?;
-            let event = AuditEvent {
-                user_id: other.map(|u| u.id.to_string()),
-                ip: meta.ip.map(|ip| ip.to_string()),
-                detail: Some(format!("username={key}")),
-                ..AuditEvent::new(audit_kind::LOGIN_FAILURE, state.now())
-            };
-            state.store().audit(&event).await?;
-            state.metrics.login("failure");
-            Err(AuthError::BadCredentials)
-        }
+    })
+    .await;
+    if let Err(AuthError::BadCredentials) = &result {
+        let event = AuditEvent {
+            user_id: failed_user.map(|id| id.to_string()),
+            ip: meta.ip.map(|ip| ip.to_string()),
+            detail: Some(format!("username={key}")),
+            ..AuditEvent::new(audit_kind::LOGIN_FAILURE, state.now())
+        };
+        state.store().audit(&event).await?;
+        state.metrics.login("failure");
     }
+    result
 }
 
 /// `POST /login` and the password grant: checks the password and starts a session.
@@ -217,7 +262,10 @@ pub async fn login(
         user_agent: meta.user_agent.clone(),
         ip: meta.ip.map(|ip| ip.to_string()),
     };
-    state.store().create_session(&session).await?;
+    if !state.store().create_session(&session).await? {
+        // Disabled between the password check and now.
+        return Err(AuthError::BadCredentials);
+    }
     let event = AuditEvent {
         user_id: Some(user.id.to_string()),
         session_id: Some(session.id.to_string()),
@@ -273,17 +321,36 @@ async fn token_session(
     token: &str,
 ) -> Result<(RefreshClaims, SessionRecord), AuthError> {
     // The MAC check needs no database read: garbage stops here.
-    let claims = state.codec.decode(token).map_err(|_| {
-        state.metrics.refresh(RefreshOutcome::Invalid);
-        AuthError::Refresh(RefreshFailure::Invalid)
-    })?;
-    match state.store().session(&claims.session).await? {
-        Some(session) => Ok((claims, session)),
-        None => {
-            state.metrics.refresh(RefreshOutcome::Invalid);
-            Err(AuthError::Refresh(RefreshFailure::Invalid))
-        }
-    }
+    let invalid = || AuthError::Refresh(RefreshFailure::Invalid);
+    let claims = state.codec.decode(token).map_err(|_| invalid())?;
+    let session = state.store().session(&claims.session).await?;
+    Ok((claims, session.ok_or_else(invalid)?))
+}
+
+/// Revokes a session whose rotated token was presented again, with its audit row.
+async fn revoke_for_reuse(
+    state: &AppState,
+    claims: &RefreshClaims,
+    session: &SessionRecord,
+    meta: &RequestMeta,
+) -> Result<AuthError, AuthError> {
+    let event = AuditEvent {
+        user_id: Some(session.user_id.to_string()),
+        session_id: Some(session.id.to_string()),
+        ip: meta.ip.map(|ip| ip.to_string()),
+        detail: Some(format!(
+            "generation {} presented, current {}",
+            claims.generation, session.generation
+        )),
+        ..AuditEvent::new(audit_kind::REUSE_DETECTED, state.now())
+    };
+    state
+        .store()
+        .revoke_session(&session.id, "reuse_detected", &event)
+        .await?;
+    state.metrics.refresh(RefreshOutcome::ReuseDetected);
+    tracing::warn!(session = %session.id, user = %session.user_id, "refresh token reuse detected; session revoked");
+    Ok(AuthError::Refresh(RefreshFailure::Reused))
 }
 
 /// `POST /token/refresh` and the refresh grant: the rotation rules of contract §1,
@@ -294,7 +361,9 @@ pub async fn refresh(
     client_id: &str,
     meta: &RequestMeta,
 ) -> Result<Issued, AuthError> {
-    let (claims, mut session) = token_session(state, token).await?;
+    let (claims, mut session) = token_session(state, token).await.inspect_err(|_| {
+        state.metrics.refresh(RefreshOutcome::Invalid);
+    })?;
     if session.client_id != client_id {
         state.metrics.refresh(RefreshOutcome::Invalid);
         return Err(AuthError::Refresh(RefreshFailure::WrongClient));
@@ -322,25 +391,7 @@ pub async fn refresh(
                 state.metrics.refresh(RefreshOutcome::GraceReplay);
                 return issue(state, &session, successor, now);
             }
-            Decision::Reuse => {
-                let event = AuditEvent {
-                    user_id: Some(session.user_id.to_string()),
-                    session_id: Some(session.id.to_string()),
-                    ip: meta.ip.map(|ip| ip.to_string()),
-                    detail: Some(format!(
-                        "generation {} presented, current {}",
-                        claims.generation, session.generation
-                    )),
-                    ..AuditEvent::new(audit_kind::REUSE_DETECTED, now)
-                };
-                state
-                    .store()
-                    .revoke_session(&session.id, "reuse_detected", &event)
-                    .await?;
-                state.metrics.refresh(RefreshOutcome::ReuseDetected);
-                tracing::warn!(session = %session.id, user = %session.user_id, "refresh token reuse detected; session revoked");
-                return Err(AuthError::Refresh(RefreshFailure::Reused));
-            }
+            Decision::Reuse => return Err(revoke_for_reuse(state, &claims, &session, meta).await?),
             Decision::Expired => {
                 state.metrics.refresh(RefreshOutcome::Expired);
                 return Err(AuthError::Refresh(RefreshFailure::Expired));
@@ -362,9 +413,14 @@ pub async fn refresh(
 
 /// A refresh token's live session, for logout and revocation: the current token or the
 /// one just rotated (within the grace) may end its session.
+///
+/// With `reuse_from` set (logout, revocation), a rotated token outside the grace is
+/// reuse as on refresh: the session is revoked. Introspection passes `None`: a resource
+/// server asking about a token does not present it.
 pub async fn session_of_refresh_token(
     state: &AppState,
     token: &str,
+    reuse_from: Option<&RequestMeta>,
 ) -> Result<SessionRecord, AuthError> {
     let (claims, session) = token_session(state, token).await?;
     match decide(
@@ -376,7 +432,11 @@ pub async fn session_of_refresh_token(
         Decision::Rotate { .. } | Decision::GraceReplay { .. } => Ok(session),
         Decision::Expired => Err(AuthError::Refresh(RefreshFailure::Expired)),
         Decision::Revoked => Err(AuthError::Refresh(RefreshFailure::Revoked)),
-        Decision::Reuse | Decision::Unknown => Err(AuthError::Refresh(RefreshFailure::Invalid)),
+        Decision::Reuse => match reuse_from {
+            Some(meta) => Err(revoke_for_reuse(state, &claims, &session, meta).await?),
+            None => Err(AuthError::Refresh(RefreshFailure::Invalid)),
+        },
+        Decision::Unknown => Err(AuthError::Refresh(RefreshFailure::Invalid)),
     }
 }
 
@@ -387,10 +447,15 @@ pub async fn authenticate(
 ) -> Result<(AccessClaims, SessionRecord), ApiError> {
     let now = state.now();
     let mut result = state.keys.key_set().verify(token, &state.expect, now);
-    if result == Err(TokenError::UnknownKey)
-        && state.keys.reload_for_unknown_kid(state.store(), now).await
-    {
-        result = state.keys.key_set().verify(token, &state.expect, now);
+    if result == Err(TokenError::UnknownKey) {
+        // Another instance may have rotated the key: read the keys again, then retry.
+        if let Some(kid) = access::header_kid(token) {
+            state
+                .keys
+                .reload_for_unknown_kid(state.store(), &kid, now)
+                .await;
+            result = state.keys.key_set().verify(token, &state.expect, now);
+        }
     }
     let claims = result.map_err(|e| ApiError::InvalidToken(Some(e.to_string())))?;
     let revoked = || ApiError::InvalidToken(Some("the session has ended".into()));

@@ -1,37 +1,46 @@
-//! Argon2id off the async runtime, with a bound on hashes in flight and on logins
-//! waiting for one: a login flood can neither exhaust memory nor starve the runtime
+//! Argon2id off the async runtime, on a fixed pool of `max_concurrent_hashes` threads
+//! with a bounded queue: a login flood can neither exhaust memory nor starve the runtime
 //! threads that serve refresh and verification.
+//!
+//! Why dedicated threads rather than `spawn_blocking`: each Argon2id computation takes
+//! 19 MiB, and the allocator keeps such blocks in per-thread arenas. Tokio's blocking
+//! pool grows to hundreds of threads under a flood, and with them the resident memory
+//! (measured: 640 MB after a login flood). A fixed pool keeps it to about
+//! threads × memory.
 
 use crate::metrics::Metrics;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use symbolon_core::ids::Password;
 use symbolon_core::password::Hasher;
-use tokio::sync::Semaphore;
 
 /// Too many logins are waiting for a hash: answer 429 now instead of queueing.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("too many password checks in progress")]
 pub struct Busy;
 
+type Job = Box<dyn FnOnce(&Hasher) + Send>;
+
 /// The bounded pool of password hashing.
 #[derive(Debug)]
 pub struct HashPool {
-    hasher: Arc<Hasher>,
-    permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    max_waiting: usize,
+    jobs: SyncSender<Job>,
 }
 
 impl HashPool {
-    /// `concurrent` hashes at once, at most `max_waiting` callers queued.
-    pub fn new(hasher: Hasher, concurrent: usize, max_waiting: usize) -> Self {
-        Self {
-            hasher: Arc::new(hasher),
-            permits: Arc::new(Semaphore::new(concurrent)),
-            waiting: AtomicUsize::new(0),
-            max_waiting,
+    /// `threads` hashes at once, at most `max_waiting` callers queued. The threads end
+    /// when the pool is dropped.
+    pub fn new(hasher: Hasher, threads: usize, max_waiting: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = sync_channel::<Job>(max_waiting);
+        let queue = Arc::new(Mutex::new(queue));
+        let hasher = Arc::new(hasher);
+        for i in 0..threads.max(1) {
+            let (queue, hasher) = (queue.clone(), hasher.clone());
+            std::thread::Builder::new()
+                .name(format!("symbolon-hash-{i}"))
+                .spawn(move || work(&queue, &hasher))?;
         }
+        Ok(Self { jobs })
     }
 
     async fn run<T: Send + 'static>(
@@ -39,24 +48,18 @@ impl HashPool {
         metrics: &Metrics,
         job: impl FnOnce(&Hasher) -> T + Send + 'static,
     ) -> Result<T, Busy> {
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Busy);
-        }
-        let permit = self.permits.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        let permit = permit.map_err(|_| Busy)?;
-        let hasher = self.hasher.clone();
+        let (done, result) = tokio::sync::oneshot::channel();
         let gauge = metrics.hashes_in_flight().clone();
-        gauge.inc();
-        let result = tokio::task::spawn_blocking(move || {
-            let out = job(&hasher);
-            drop(permit);
-            out
-        })
-        .await;
-        gauge.dec();
-        result.map_err(|_| Busy)
+        let job: Job = Box::new(move |hasher| {
+            gauge.inc();
+            let out = job(hasher);
+            gauge.dec();
+            let _ = done.send(out);
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) | TrySendError::Disconnected(_) => Busy,
+        })?;
+        result.await.map_err(|_| Busy)
     }
 
     /// Whether `password` matches `stored` (`None`: an unknown user, same cost).
@@ -73,5 +76,19 @@ impl HashPool {
     /// A new PHC hash of `password`.
     pub async fn hash(&self, metrics: &Metrics, password: Password) -> Result<String, Busy> {
         self.run(metrics, move |h| h.hash(&password)).await
+    }
+}
+
+/// One hashing thread: takes jobs until the pool's sender is gone.
+fn work(queue: &Mutex<Receiver<Job>>, hasher: &Hasher) {
+    loop {
+        let next = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => job(hasher),
+            Err(_) => return,
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! `kid`, at most once a second), so keys rotated by any instance or by
 //! `symbolon keys rotate` reach every instance.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use symbolon_core::access::KeySet;
 use symbolon_core::keys::{Jwk, KeyError, KeyWrap, SigningAlg, SigningKey};
@@ -54,7 +54,9 @@ pub struct KeyManager {
     alg: SigningAlg,
     retention: Retention,
     current: RwLock<(Arc<KeySet>, Arc<Vec<Jwk>>)>,
-    last_reload: Mutex<Instant>,
+    /// When the keys were last read; held while an unknown-`kid` reload runs, so
+    /// concurrent requests wait for one reload instead of each starting or skipping one.
+    last_reload: tokio::sync::Mutex<Instant>,
 }
 
 impl KeyManager {
@@ -80,7 +82,7 @@ impl KeyManager {
             alg,
             retention,
             current: RwLock::new(loaded),
-            last_reload: Mutex::new(Instant::now()),
+            last_reload: tokio::sync::Mutex::new(Instant::now()),
         })
     }
 
@@ -103,31 +105,24 @@ impl KeyManager {
     /// Re-reads the keys from the store.
     pub async fn reload(&self, store: &dyn Store, now: UnixTime) -> Result<(), KeysError> {
         let loaded = load(store, &self.wrap, self.alg, &self.retention, now).await?;
-        if let Ok(mut last) = self.last_reload.lock() {
-            *last = Instant::now();
-        }
         if let Ok(mut guard) = self.current.write() {
             *guard = loaded;
         }
         Ok(())
     }
 
-    /// Reloads because a token named an unknown key, unless a reload ran within the
-    /// last second (so garbage `kid`s cannot turn into a database flood).
-    pub async fn reload_for_unknown_kid(&self, store: &dyn Store, now: UnixTime) -> bool {
-        let due = self
-            .last_reload
-            .lock()
-            .map(|mut last| {
-                if last.elapsed() >= Duration::from_secs(1) {
-                    *last = Instant::now();
-                    true
-                } else {
-                    false
-                }
-            })
-            .unwrap_or(false);
-        due && self.reload(store, now).await.is_ok()
+    /// Reloads because a token named `kid`, which this instance does not know: at most
+    /// one reload a second (so garbage `kid`s cannot flood the database), and requests
+    /// that arrive during a reload wait for it. The caller verifies again afterwards.
+    pub async fn reload_for_unknown_kid(&self, store: &dyn Store, kid: &str, now: UnixTime) {
+        let mut last = self.last_reload.lock().await;
+        if self.key_set().contains(kid) || last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        *last = Instant::now();
+        if let Err(e) = self.reload(store, now).await {
+            tracing::warn!(error = %e, "signing-key reload failed");
+        }
     }
 }
 

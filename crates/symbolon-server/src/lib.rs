@@ -52,6 +52,9 @@ pub enum StartError {
     /// The signing keys cannot be loaded.
     #[error(transparent)]
     Keys(#[from] keys::KeysError),
+    /// The password-hashing threads could not be started.
+    #[error("cannot start the password-hashing threads: {0}")]
+    Threads(String),
     /// The Argon2id parameters are invalid.
     #[error(transparent)]
     Hash(#[from] symbolon_core::password::BadParams),
@@ -156,7 +159,8 @@ pub async fn build_with(
             hasher,
             config.max_concurrent_hashes,
             config.max_queued_logins,
-        ),
+        )
+        .map_err(|e| StartError::Threads(e.to_string()))?,
         metrics: metrics::Metrics::default(),
         keys,
         issuer,

@@ -71,8 +71,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A client by id.
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>>;
 
-    /// Starts a session.
-    async fn create_session(&self, session: &SessionRecord) -> Result<()>;
+    /// Starts a session, unless its user is disabled or gone (then false, nothing written).
+    async fn create_session(&self, session: &SessionRecord) -> Result<bool>;
     /// A session by id.
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
     /// The compare-and-swap of rotation: moves the session from generation `from` to

@@ -467,12 +467,15 @@ macro_rules! impl_store {
                 .await
             }
 
-            async fn create_session(&self, s: &SessionRecord) -> Result<()> {
+            async fn create_session(&self, s: &SessionRecord) -> Result<bool> {
                 retry(|| async move {
-                    sqlx::query(
+                    // Conditional on the user, in the same statement: a login whose password
+                    // check raced a `user disable` cannot leave a live session behind.
+                    let inserted = sqlx::query(
                         "INSERT INTO sessions (id, user_id, username, client_id, generation, created_at, rotated_at, \
                          last_used_at, absolute_end, revoked_at, user_agent, ip) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+                         WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND disabled_at IS NULL)",
                     )
                     .bind(s.id.to_string())
                     .bind(s.user_id.to_string())
@@ -488,8 +491,9 @@ macro_rules! impl_store {
                     .bind(&s.ip)
                     .execute(&self.write)
                     .await
-                    .map_err(db_error)?;
-                    Ok(())
+                    .map_err(db_error)?
+                    .rows_affected();
+                    Ok(inserted == 1)
                 })
                 .await
             }

@@ -28,6 +28,7 @@ struct Client {
 async fn identify_client(
     state: &AppState,
     headers: &HeaderMap,
+    meta: &RequestMeta,
     param: Option<&str>,
 ) -> Result<Client, ApiError> {
     if let Some(creds) = basic_credentials(headers)? {
@@ -39,18 +40,24 @@ async fn identify_client(
                 "client_id does not match the authenticated client".into(),
             ));
         }
-        let record = state.store().client(&creds.client_id).await?;
-        let stored = record.as_ref().and_then(|c| c.secret_hash.clone());
-        let has_secret = stored.is_some();
-        // Unknown clients cost a dummy hash too, so their existence does not show.
-        let ok = state
-            .hasher
-            .verify(&state.metrics, creds.secret, stored)
-            .await
-            .map_err(|_| ApiError::RateLimited(1))?;
-        if !(ok && has_secret) {
-            return Err(denied());
-        }
+        // Secret guesses are throttled like passwords, per client and per IP.
+        let keys = auth::throttle_keys(&format!("client:{}", creds.client_id), meta.ip);
+        auth::guarded(state, &keys, async {
+            let record = state.store().client(&creds.client_id).await?;
+            let stored = record.as_ref().and_then(|c| c.secret_hash.clone());
+            let has_secret = stored.is_some();
+            // Unknown clients cost a dummy hash too, so their existence does not show.
+            let ok = state
+                .hasher
+                .verify(&state.metrics, creds.secret, stored)
+                .await?;
+            Ok((ok && has_secret).then_some(()))
+        })
+        .await
+        .map_err(|e| match e {
+            AuthError::BadCredentials => denied(),
+            other => other.into_api(StatusCode::BAD_REQUEST),
+        })?;
         return Ok(Client {
             id: creds.client_id,
             authenticated: true,
@@ -130,7 +137,7 @@ pub async fn token(
     if !matches!(grant_type, "password" | "refresh_token") {
         return Err(ApiError::UnsupportedGrantType);
     }
-    let client = identify_client(&state, &headers, form.client_id.as_deref()).await?;
+    let client = identify_client(&state, &headers, &meta, form.client_id.as_deref()).await?;
     // RFC 6749 §5.2: invalid_grant is a 400 here.
     let grant = |e: AuthError| e.into_api(StatusCode::BAD_REQUEST);
     let issued = if grant_type == "password" {
@@ -165,8 +172,13 @@ enum Found {
     Access(symbolon_core::access::AccessClaims, SessionRecord),
 }
 
-async fn find_token(state: &AppState, token: &str) -> Result<Option<Found>, ApiError> {
-    if let Ok(session) = auth::session_of_refresh_token(state, token).await {
+/// `reuse_from`: see [`auth::session_of_refresh_token`].
+async fn find_token(
+    state: &AppState,
+    token: &str,
+    reuse_from: Option<&RequestMeta>,
+) -> Result<Option<Found>, ApiError> {
+    if let Ok(session) = auth::session_of_refresh_token(state, token, reuse_from).await {
         return Ok(Some(Found::Refresh(session)));
     }
     match auth::authenticate(state, token).await {
@@ -187,8 +199,8 @@ pub async fn revoke(
     ApiForm(form): ApiForm<TokenParam>,
 ) -> Result<StatusCode, ApiError> {
     let token = required(&form.token, "token")?;
-    let client = identify_client(&state, &headers, form.client_id.as_deref()).await?;
-    let session = match find_token(&state, token).await? {
+    let client = identify_client(&state, &headers, &meta, form.client_id.as_deref()).await?;
+    let session = match find_token(&state, token, Some(&meta)).await? {
         Some(Found::Refresh(s)) | Some(Found::Access(_, s)) => s,
         None => return Ok(StatusCode::OK),
     };
@@ -210,17 +222,18 @@ pub async fn revoke(
         (status = 401, body = ErrorBody)))]
 pub async fn introspect(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     ApiForm(form): ApiForm<TokenParam>,
 ) -> Result<Response, ApiError> {
-    let client = identify_client(&state, &headers, form.client_id.as_deref()).await?;
+    let client = identify_client(&state, &headers, &meta, form.client_id.as_deref()).await?;
     if !client.authenticated {
         return Err(ApiError::InvalidClient {
             basic_attempted: false,
         });
     }
     let token = required(&form.token, "token")?;
-    let body = match find_token(&state, token).await? {
+    let body = match find_token(&state, token, None).await? {
         None => json!({"active": false}),
         Some(Found::Access(c, _)) => json!({
             "active": true, "token_type": "access_token", "client_id": c.client_id,

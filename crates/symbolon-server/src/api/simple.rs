@@ -108,7 +108,7 @@ pub async fn logout(
     let session = if let Some(token) = bearer_token(&headers) {
         auth::authenticate(&state, token).await?.1
     } else if let Some(refresh) = &request.refresh_token {
-        auth::session_of_refresh_token(&state, refresh)
+        auth::session_of_refresh_token(&state, refresh, Some(&meta))
             .await
             .map_err(grant)?
     } else {

@@ -553,3 +553,23 @@ async fn metadata_follows_rfc_8414() {
     let tokens = app.alice().await;
     assert_eq!(jwt_payload(&tokens.access)["iss"], issuer);
 }
+
+#[tokio::test]
+async fn client_secret_guesses_are_throttled_like_passwords() {
+    let app = app().await;
+    // account_failures_allowed (5) wrong secrets are plain failures; then the back-off.
+    for _ in 0..6 {
+        let response = password_grant(&app, &[], Some(("backend", "wrong secret"))).await;
+        assert_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    }
+    let blocked = password_grant(&app, &[], Some(BACKEND)).await;
+    assert!(header(&blocked, "retry-after").parse::<u64>().unwrap() >= 1);
+    assert_error(blocked, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    app.clock.advance(2);
+    let after = password_grant(&app, &[], Some(BACKEND)).await;
+    assert_eq!(
+        after.status(),
+        StatusCode::OK,
+        "the right secret works once the back-off ends"
+    );
+}

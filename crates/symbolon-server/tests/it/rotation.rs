@@ -236,3 +236,30 @@ where
     indexed.sort_by_key(|(i, _)| *i);
     indexed.into_iter().map(|(_, r)| r).collect()
 }
+
+#[tokio::test]
+async fn logging_out_with_a_rotated_token_is_reuse_and_ends_the_session() {
+    let app = spawn_app().await;
+    let first = app.alice().await;
+    let second = app.refresh(&first.refresh).await;
+    app.clock.advance(11);
+    let logout = app
+        .post_json(
+            "/logout",
+            serde_json::json!({"refresh_token": first.refresh}),
+        )
+        .await;
+    let body = assert_error(logout, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+    assert_eq!(body["error_description"], "refresh token reuse detected");
+    // The user meant to end the session: it has ended, newest tokens included.
+    assert_error(
+        app.refresh_response(&second.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(
+        app.get("/me", Some(&second.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

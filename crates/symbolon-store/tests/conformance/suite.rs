@@ -55,7 +55,7 @@ async fn with_session(store: &dyn Store, name: &str) -> (UserRecord, SessionReco
     let u = user(name);
     store.create_user(&u).await.unwrap();
     let s = session(&u, NOW, 1000);
-    store.create_session(&s).await.unwrap();
+    assert!(store.create_session(&s).await.unwrap());
     (u, s)
 }
 
@@ -89,7 +89,7 @@ async fn users_are_unique_case_insensitively(store: &dyn Store) {
 async fn disabling_a_user_revokes_every_session(store: &dyn Store) {
     let (u, s) = with_session(store, "carol").await;
     let other = session(&u, NOW, 1000);
-    store.create_session(&other).await.unwrap();
+    assert!(store.create_session(&other).await.unwrap());
     assert!(store.disable_user(&u.id, NOW + 1).await.unwrap());
     assert!(
         !store.disable_user(&u.id, NOW + 2).await.unwrap(),
@@ -180,7 +180,7 @@ async fn revocation_happens_once_with_one_audit_row(store: &dyn Store) {
 async fn password_change_keeps_only_the_current_session(store: &dyn Store) {
     let (u, keep) = with_session(store, "grace").await;
     let other = session(&u, NOW, 1000);
-    store.create_session(&other).await.unwrap();
+    assert!(store.create_session(&other).await.unwrap());
     store
         .change_password(&u.id, "$argon2id$new", Some(&keep.id), NOW + 1)
         .await
@@ -304,11 +304,11 @@ async fn purge_is_bounded_and_spares_live_rows(store: &dyn Store) {
     let mut expired = HashSet::new();
     for _ in 0..5 {
         let s = session(&u, NOW - 2000, 1000);
-        store.create_session(&s).await.unwrap();
+        assert!(store.create_session(&s).await.unwrap());
         expired.insert(s.id);
     }
     let live = session(&u, NOW, 1000);
-    store.create_session(&live).await.unwrap();
+    assert!(store.create_session(&live).await.unwrap());
     // One batch: two of the five ended sessions, and the one stale throttle row.
     assert_eq!(store.purge(&cutoffs, 2).await.unwrap(), 3);
     while store.purge(&cutoffs, 2).await.unwrap() > 0 {}
