@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use symbolon_core::keys::SigningAlg;
 
+/// The longest duration accepted anywhere: 100 years.
+const MAX_DURATION: i64 = 100 * 365 * 86400;
+
 /// A duration in whole seconds, written as an integer (`900`) or a string with a unit
 /// (`"15m"`, `"7d"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,12 +40,19 @@ impl<'de> Deserialize<'de> for Secs {
         if secs < 0 {
             return Err(serde::de::Error::custom("a duration cannot be negative"));
         }
+        // Far beyond any sensible lifetime, and far from overflowing `now + duration`.
+        if secs > MAX_DURATION {
+            return Err(serde::de::Error::custom(
+                "a duration cannot exceed 100 years",
+            ));
+        }
         Ok(Secs(secs))
     }
 }
 
-/// Every setting of the server. Field names are the configuration keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Every setting of the server. Field names are the configuration keys. `Debug` hides
+/// the database password.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
@@ -134,6 +144,25 @@ impl Default for Config {
             migrate_on_start: true,
             retention: Secs(30 * 86400),
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        shown["database_url"] = redact_url(&self.database_url).into();
+        write!(f, "Config {shown}")
+    }
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -326,6 +355,26 @@ mod tests {
         std::fs::write(&path, "signing_alg = \"none\"\n").unwrap();
         let err = Config::load(Some(&path), none()).unwrap_err().to_string();
         assert!(err.contains("signing_alg"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let config = Config {
+            database_url: "postgres://app:s3cret@db/symbolon".into(),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db/symbolon"), "{shown}");
+    }
+
+    #[test]
+    fn durations_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "session_ttl = 9223372036854775807\n").unwrap();
+        let err = Config::load(Some(&path), none()).unwrap_err().to_string();
+        assert!(err.contains("session_ttl"), "{err}");
     }
 
     #[test]

@@ -18,9 +18,41 @@ use symbolon_store::SessionRecord;
 pub(crate) fn rejection(status: StatusCode, text: String) -> ApiError {
     match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
-        _ => ApiError::InvalidRequest(text),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(scrub(&text)),
+        _ => ApiError::InvalidRequest(scrub(&text)),
     }
+}
+
+/// A parser's message without the values it quotes: serde writes the offending value
+/// between backticks or double quotes ("invalid type: integer `12345678`"), and that
+/// value may be a password. Field names ("missing field `password`") are kept; any
+/// other quoted text becomes `…`.
+pub(crate) fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    // (closing quote, whether the quoted text is kept)
+    let mut open: Option<(char, bool)> = None;
+    for c in text.chars() {
+        match open {
+            Some((q, keep)) if c == q => {
+                if keep {
+                    out.push(c);
+                }
+                open = None;
+            }
+            Some((_, keep)) => {
+                if keep {
+                    out.push(c);
+                }
+            }
+            None if c == '`' || c == '"' => {
+                let keep = out.ends_with("field ");
+                out.push(if keep { c } else { '…' });
+                open = Some((c, keep));
+            }
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// A JSON body; rejections answer 400, 413 or 415 in the contract's format.
@@ -143,4 +175,27 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>
         client_id: unescape(id)?,
         secret: symbolon_core::ids::Password::new(unescape(secret)?),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scrub_removes_quoted_values() {
+        assert_eq!(
+            super::scrub("invalid type: integer `12345678`, expected a string at line 1 column 25"),
+            "invalid type: integer …, expected a string at line 1 column 25"
+        );
+        assert_eq!(
+            super::scrub("unknown variant \"hunter2\""),
+            "unknown variant …"
+        );
+        assert_eq!(
+            super::scrub("missing field `password`"),
+            "missing field `password`"
+        );
+        assert_eq!(
+            super::scrub("unknown field `pw`, expected `a`"),
+            "unknown field `pw`, expected …"
+        );
+    }
 }

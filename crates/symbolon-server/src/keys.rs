@@ -59,20 +59,30 @@ pub struct KeyManager {
     last_reload: tokio::sync::Mutex<Instant>,
 }
 
+/// Whether starting may change the stored keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMode {
+    /// A server: creates the first key, and a new one when `signing_alg` changed.
+    Serve,
+    /// An admin command: creates a key only in an empty database, never retires one.
+    Admin,
+}
+
 impl KeyManager {
-    /// Loads the keys, generating the first key (or one of a newly configured algorithm).
+    /// Loads the keys, creating keys as `mode` allows.
     pub async fn start(
         store: &dyn Store,
         wrap: KeyWrap,
         alg: SigningAlg,
         retention: Retention,
         now: UnixTime,
+        mode: KeyMode,
     ) -> Result<Self, KeysError> {
         let records = store.signing_keys().await?;
         let has_current = records
             .iter()
             .any(|r| r.retired_at.is_none() && r.alg == alg.as_str());
-        if !has_current {
+        if !has_current && (mode == KeyMode::Serve || records.is_empty()) {
             let retire = if records.is_empty() { None } else { Some(now) };
             create_key(store, &wrap, alg, now, retire).await?;
         }
@@ -166,25 +176,43 @@ async fn load(
     let mut current = None;
     let mut others = Vec::new();
     for record in records.iter().filter(|r| retention.keeps(r, now)) {
-        let err = |source| KeysError::Key {
-            kid: record.kid.clone(),
-            source,
+        let parsed = SigningAlg::parse(&record.alg)
+            .ok_or(KeyError::BadMaterial(alg))
+            .and_then(|key_alg| {
+                let material = wrap.unwrap(&record.kid, &record.wrapped_private)?;
+                let key = SigningKey::from_material(record.kid.clone(), key_alg, &material)?;
+                Ok(Arc::new(key))
+            });
+        let key = match parsed {
+            Ok(key) => key,
+            // A retired key that cannot be read only costs the tokens it signed; a
+            // current one means the wrong master key, and must stop start-up.
+            Err(source) if record.retired_at.is_some() => {
+                tracing::warn!(kid = %record.kid, error = %source, "skipping a retired signing key");
+                continue;
+            }
+            Err(source) => {
+                return Err(KeysError::Key {
+                    kid: record.kid.clone(),
+                    source,
+                })
+            }
         };
-        let Some(key_alg) = SigningAlg::parse(&record.alg) else {
-            continue;
-        };
-        let material = wrap
-            .unwrap(&record.kid, &record.wrapped_private)
-            .map_err(err)?;
-        let key = Arc::new(
-            SigningKey::from_material(record.kid.clone(), key_alg, &material).map_err(err)?,
-        );
-        // Records come newest first: the first unretired key of the configured
-        // algorithm signs.
-        if current.is_none() && record.retired_at.is_none() && key_alg == alg {
+        // Records come newest first: the newest current key of the configured algorithm
+        // signs (or, for admin commands, the newest current key of any algorithm).
+        if current.is_none() && record.retired_at.is_none() && key.alg() == alg {
             current = Some(key);
         } else {
             others.push(key);
+        }
+    }
+    if current.is_none() {
+        if let Some(i) = others.iter().position(|k| {
+            records
+                .iter()
+                .any(|r| r.kid == k.kid() && r.retired_at.is_none())
+        }) {
+            current = Some(others.remove(i));
         }
     }
     let current = current.ok_or_else(|| KeysError::Key {

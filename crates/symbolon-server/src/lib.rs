@@ -115,7 +115,32 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         tracing::info!(path = %config.master_key_file.display(), "generated a new master key (mode 0600); keep it safe and back it up");
     }
     let store = open_store(&config).await?;
-    build_with(config, clock, store, &master).await
+    build_with(config, clock, store, &master, keys::KeyMode::Serve).await
+}
+
+/// The state for an admin command (`user`, `client`): it never rotates signing keys,
+/// and creates a master key only for an empty database (a first `symbolon user add`
+/// before the first `serve`), so a command run with the wrong configuration cannot
+/// strand the servers' keys.
+pub async fn build_admin(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+    let store = open_store(&config).await?;
+    let master = if store.signing_keys().await?.is_empty() {
+        load_or_create_master_key(&config.master_key_file)?.0
+    } else {
+        load_master_key(&config.master_key_file)?
+    };
+    build_with(config, clock, store, &master, keys::KeyMode::Admin).await
+}
+
+/// Reads an existing master key; a missing file is an error naming it.
+pub fn load_master_key(path: &Path) -> Result<MasterKey, StartError> {
+    if !path.exists() {
+        return Err(StartError::MasterKey {
+            path: path.display().to_string(),
+            reason: "not found: use the servers' master key file (`symbolon serve` creates one on its first start)".into(),
+        });
+    }
+    Ok(load_or_create_master_key(path)?.0)
 }
 
 /// Builds the state from parts already opened (tests share a store this way).
@@ -124,6 +149,7 @@ pub async fn build_with(
     clock: Arc<dyn Clock>,
     store: Arc<dyn Store>,
     master: &MasterKey,
+    mode: keys::KeyMode,
 ) -> Result<AppState, StartError> {
     let hasher = Hasher::new(HashParams {
         memory_kib: config.argon2_memory_kib,
@@ -141,6 +167,7 @@ pub async fn build_with(
         config.alg(),
         retention,
         clock.now(),
+        mode,
     )
     .await?;
     let issuer = config.issuer();

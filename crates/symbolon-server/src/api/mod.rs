@@ -19,7 +19,8 @@ use utoipa::{OpenApi, ToSchema};
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The token response of contract §2.
-#[derive(Debug, Serialize, ToSchema)]
+// No Debug: it holds both tokens.
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     /// The access token (a JWT).
     pub access_token: String,

@@ -3,7 +3,7 @@
 use super::{rfc3339, TokenResponse};
 use crate::auth::{self, AuthError, LogoutScope, RequestMeta};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{bearer_token, rejection, ApiJson, Authenticated};
+use crate::extract::{bearer_token, rejection, scrub, ApiJson, Authenticated};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -47,7 +47,7 @@ pub async fn login(
 }
 
 /// `POST /token/refresh` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     /// The refresh token to rotate.
     pub refresh_token: String,
@@ -69,7 +69,7 @@ pub async fn refresh(
 }
 
 /// `POST /logout` body (optional with a bearer token).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 pub struct LogoutRequest {
     /// A refresh token of the session, when no bearer token is sent.
     pub refresh_token: Option<String>,
@@ -102,8 +102,9 @@ pub async fn logout(
                 "Content-Type must be application/json".into(),
             ));
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::InvalidRequest(format!("invalid JSON body: {}", scrub(&e.to_string())))
+        })?
     };
     let session = if let Some(token) = bearer_token(&headers) {
         auth::authenticate(&state, token).await?.1
@@ -164,7 +165,7 @@ pub async fn register(
     ))
 }
 
-/// Validates, hashes and stores a new user (shared with the admin command).
+/// Validates, hashes and stores a new user, and audits it (shared with `symbolon user add`).
 pub async fn create_user(
     state: &AppState,
     username: &str,
@@ -204,6 +205,11 @@ pub async fn create_user(
             }
             other => other.into(),
         })?;
+    let event = symbolon_store::AuditEvent {
+        user_id: Some(user.id.to_string()),
+        ..symbolon_store::AuditEvent::new(symbolon_store::audit_kind::USER_CREATED, user.created_at)
+    };
+    state.store().audit(&event).await?;
     Ok(user)
 }
 
