@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the server (with no configuration: 127.0.0.1:8080, ./symbolon.db, ./symbolon.key).
-    Serve(ServeFlags),
+    Serve(Box<ServeFlags>),
     /// Apply database migrations and exit.
     Migrate,
     /// Manage users.
@@ -36,6 +36,9 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Client side: login, whoami, sessions, logout, token, request.
+    #[command(flatten)]
+    Session(crate::client_cmd::SessionCommand),
 }
 
 /// Flags of `serve`; each overrides the same key of the file and the environment.

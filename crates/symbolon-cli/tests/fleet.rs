@@ -245,10 +245,20 @@ async fn killed_database_connections_cause_no_error_storm_and_lose_no_token() {
 async fn an_unreachable_database_stops_start_up_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    let config = write_config(dir.path(), "down", free_port(), "postgres://symbolon:secret@127.0.0.1:1/symbolon", "");
+    let config = write_config(
+        dir.path(),
+        "down",
+        free_port(),
+        "postgres://symbolon:secret@127.0.0.1:1/symbolon",
+        "",
+    );
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(30),
-        tokio::process::Command::new(BIN).arg("--config").arg(&config).arg("serve").output(),
+        tokio::process::Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .output(),
     )
     .await
     .expect("no hang")
@@ -256,6 +266,9 @@ async fn an_unreachable_database_stops_start_up_with_a_clear_error() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("error: database"), "{stderr}");
-    assert!(!stderr.contains("secret"), "the password must not be printed: {stderr}");
+    assert!(
+        !stderr.contains("secret"),
+        "the password must not be printed: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -109,6 +109,10 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// How long revoked sessions and audit rows are kept before the purge.
     pub retention: Secs,
+    /// Addresses of reverse proxies or load balancers whose `X-Forwarded-For` is
+    /// believed; the client IP (for the per-IP throttle and the session list) is then
+    /// the right-most address in it that is not one of these.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -143,6 +147,7 @@ impl Default for Config {
             db_pool_size: 16,
             migrate_on_start: true,
             retention: Secs(30 * 86400),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -195,6 +200,7 @@ pub const KEYS: &[&str] = &[
     "db_pool_size",
     "migrate_on_start",
     "retention",
+    "trusted_proxies",
 ];
 
 /// A configuration that cannot be used; the message names the key.
@@ -275,6 +281,13 @@ impl Config {
         if self.max_concurrent_hashes == 0 || self.db_pool_size == 0 {
             return bad("max_concurrent_hashes/db_pool_size", "must be at least 1");
         }
+        if self
+            .trusted_proxies
+            .iter()
+            .any(|p| p.parse::<std::net::IpAddr>().is_err())
+        {
+            return bad("trusted_proxies", "must be a list of IP addresses");
+        }
         if let Some(issuer) = &self.issuer {
             if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
                 return bad("issuer", "must be an http(s) URL");
@@ -290,6 +303,14 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// The trusted proxies' addresses (validated at load).
+    pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect()
     }
 
     /// The signing algorithm (validated at load).

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use base64::Engine;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use symbolon_core::access::AccessClaims;
 use symbolon_store::SessionRecord;
 
@@ -91,14 +91,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiForm<T> {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
+        let ip = peer.map(|peer| client_ip(peer, &parts.headers, &state.trusted_proxies));
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -106,6 +110,28 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             .map(|ua| ua.chars().take(256).collect());
         Ok(RequestMeta { ip, user_agent })
     }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
+/// `X-Forwarded-For` entry that is not a trusted proxy (entries further left are
+/// whatever the client claimed, and are not believed).
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|hop| !trusted.contains(hop))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
 }
 
 /// The bearer token of the `Authorization` header (RFC 6750 §2.1), if any.
@@ -179,6 +205,34 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>
 
 #[cfg(test)]
 mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+    use std::net::IpAddr;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.1"),
+        );
+        let ip = |peer: &str, trusted: &[IpAddr]| {
+            super::client_ip(peer.parse().unwrap(), &headers, trusted)
+        };
+        // Not trusted: the header is ignored.
+        assert_eq!(ip("10.0.0.1", &[]), proxy);
+        // Trusted: the right-most untrusted hop; the spoofed left-most one is ignored.
+        assert_eq!(
+            ip("10.0.0.1", &[proxy]),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        // A direct client cannot claim another address.
+        assert_eq!(
+            ip("198.51.100.2", &[proxy]),
+            "198.51.100.2".parse::<IpAddr>().unwrap()
+        );
+    }
+
     #[test]
     fn scrub_removes_quoted_values() {
         assert_eq!(

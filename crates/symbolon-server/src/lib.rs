@@ -171,6 +171,7 @@ pub async fn build_with(
     )
     .await?;
     let issuer = config.issuer();
+    let trusted_proxies = config.trusted_proxies();
     let inner = state::Inner {
         expect: Expectations {
             issuer: issuer.clone(),
@@ -191,6 +192,7 @@ pub async fn build_with(
         metrics: metrics::Metrics::default(),
         keys,
         issuer,
+        trusted_proxies,
         store,
         clock,
         config,

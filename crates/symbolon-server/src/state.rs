@@ -39,6 +39,8 @@ pub struct Inner {
     pub policy: RefreshPolicy,
     /// The issuer URL.
     pub issuer: String,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl std::ops::Deref for AppState {

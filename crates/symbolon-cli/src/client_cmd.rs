@@ -1,0 +1,439 @@
+//! The client-side commands (contract §3): log in, look at the session, print a token,
+//! and make authenticated requests. Tokens live in an encrypted file per profile, through
+//! the `symbolon-client` SDK.
+//!
+//! Layout of the client directory (`$SYMBOLON_CLIENT_DIR`, else
+//! `$XDG_CONFIG_HOME/symbolon`, else `~/.config/symbolon`; mode 0700):
+//! `PROFILE.json` (server URL and username, not secret), `PROFILE.tokens` (encrypted
+//! tokens), `PROFILE.tokens.lock`, and `PROFILE.key` or `PROFILE.salt` (the fallback key
+//! material when no OS keyring works).
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use symbolon_client::reqwest::{self, Method};
+use symbolon_client::{choose_key, Client, EncryptedFileStore, Error, LogoutScope, Secret};
+
+/// Exit code: the session is over for good; log in again (contract §3).
+const LOGIN_REQUIRED: u8 = 3;
+
+/// The client commands, flattened into the top-level command list.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Log in to a symbolon server and keep the tokens (encrypted) for the other commands.
+    #[command(
+        after_help = "Examples:\n  symbolon login --server https://auth.example.com --username alice\n  printf '%s\\n' \"$PW\" | symbolon login --server http://127.0.0.1:8080 --username alice --password-stdin"
+    )]
+    Login {
+        /// The server's base URL (remembered in the profile; needed the first time).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// The username (prompted when missing).
+        #[arg(long, value_name = "NAME")]
+        username: Option<String>,
+        /// Read the password from one line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+    /// Show who is logged in (GET /me).
+    Whoami {
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+    /// List your sessions (GET /sessions).
+    Sessions {
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+    /// End this session (or, with --all, every session of the user) and forget the tokens.
+    Logout {
+        /// End every session of the user, on every device.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+    /// Print a valid access token, refreshing it first if needed.
+    #[command(
+        after_help = "Example:\n  curl -H \"Authorization: Bearer $(symbolon token)\" https://api.example.com/things"
+    )]
+    Token {
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+    /// Send a request with the access token; refreshed and retried once on 401.
+    #[command(
+        after_help = "Examples:\n  symbolon request /me\n  symbolon request POST https://api.example.com/things -d '{\"name\":\"x\"}' -H 'X-Trace: 1'\n\nThe body goes to stdout; a status other than 2xx is reported on stderr and exits 1."
+    )]
+    Request {
+        /// `[METHOD] URL`: the method (default GET, or POST with -d) and the URL, absolute
+        /// or a path on the profile's server.
+        #[arg(value_name = "[METHOD] URL", num_args = 1..=2, required = true)]
+        target: Vec<String>,
+        /// The request body (`@FILE` reads a file, `@-` standard input). Sent as JSON
+        /// unless a Content-Type header is given.
+        #[arg(short = 'd', long = "data", value_name = "BODY")]
+        data: Option<String>,
+        /// An extra header, `Name: value` (repeatable).
+        #[arg(short = 'H', long = "header", value_name = "HEADER")]
+        headers: Vec<String>,
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+}
+
+/// `--profile NAME`.
+#[derive(Debug, Args)]
+pub struct ProfileArg {
+    /// Keeps several servers or accounts apart.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    profile: String,
+}
+
+/// What a profile remembers besides its tokens.
+#[derive(Debug, Serialize, Deserialize)]
+struct ProfileInfo {
+    server: String,
+    username: String,
+}
+
+/// Runs one client command; prints its own errors and picks the exit code.
+pub async fn run(cmd: SessionCommand) -> ExitCode {
+    match dispatch(cmd).await {
+        Ok(code) => code,
+        Err(e) => {
+            let login_required = e
+                .chain()
+                .filter_map(|c| c.downcast_ref::<Error>())
+                .any(|e| matches!(e, Error::LoginRequired | Error::Corrupt { .. }));
+            eprintln!("error: {e:#}");
+            if login_required {
+                eprintln!("log in again with `symbolon login`");
+                ExitCode::from(LOGIN_REQUIRED)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+async fn dispatch(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SessionCommand::Login {
+            server,
+            username,
+            password_stdin,
+            profile,
+        } => login(&profile.profile, server, username, password_stdin).await,
+        SessionCommand::Whoami { profile } => {
+            let (client, info) = open(&profile.profile).await?;
+            let me: serde_json::Value =
+                json_of(client.send(client.request(Method::GET, "/me")).await?).await?;
+            println!(
+                "{} at {} (user id {}, session {})",
+                me["username"].as_str().unwrap_or("?"),
+                info.server,
+                me["sub"].as_str().unwrap_or("?"),
+                me["session_id"].as_str().unwrap_or("?")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        SessionCommand::Sessions { profile } => {
+            let (client, _) = open(&profile.profile).await?;
+            let list: Vec<serde_json::Value> = json_of(
+                client
+                    .send(client.request(Method::GET, "/sessions"))
+                    .await?,
+            )
+            .await?;
+            println!(
+                "{:<28} {:<22} {:<22} {:<16} USER AGENT",
+                "ID", "CREATED", "LAST USED", "IP"
+            );
+            for s in list {
+                let field = |k: &str| s[k].as_str().unwrap_or("-").to_owned();
+                let current = if s["current"].as_bool() == Some(true) {
+                    "  (this one)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:<28} {:<22} {:<22} {:<16} {}{current}",
+                    field("id"),
+                    field("created_at"),
+                    field("last_used_at"),
+                    field("ip"),
+                    field("user_agent")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SessionCommand::Logout { all, profile } => {
+            let (client, info) = open(&profile.profile).await?;
+            if client.session_id().await?.is_none() {
+                println!("not logged in (profile {})", profile.profile);
+                return Ok(ExitCode::SUCCESS);
+            }
+            client
+                .logout_scope(if all {
+                    LogoutScope::Global
+                } else {
+                    LogoutScope::Local
+                })
+                .await?;
+            let what = if all {
+                "every session of"
+            } else {
+                "this session of"
+            };
+            println!("logged out {what} {} at {}", info.username, info.server);
+            Ok(ExitCode::SUCCESS)
+        }
+        SessionCommand::Token { profile } => {
+            let (client, _) = open(&profile.profile).await?;
+            println!("{}", client.access_token().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        SessionCommand::Request {
+            target,
+            data,
+            headers,
+            profile,
+        } => request(&profile.profile, target, data, headers).await,
+    }
+}
+
+async fn login(
+    profile: &str,
+    server: Option<String>,
+    username: Option<String>,
+    password_stdin: bool,
+) -> anyhow::Result<ExitCode> {
+    let dir = client_dir()?;
+    let previous = read_profile(&dir, profile).ok();
+    let server = match (server, &previous) {
+        (Some(s), _) => s.trim_end_matches('/').to_owned(),
+        (None, Some(p)) => p.server.clone(),
+        (None, None) => bail!("no server for profile {profile}: pass --server URL"),
+    };
+    let username = match username {
+        Some(u) => u,
+        None if password_stdin => bail!("--password-stdin needs --username"),
+        None => prompt_line("Username: ")?,
+    };
+    let password = Secret::new(if password_stdin {
+        read_stdin_line()?
+    } else {
+        rpassword::prompt_password(format!("Password for {username} at {server}: "))?
+    });
+    let store = Arc::new(store_for(&dir, profile)?);
+    let client = build_client(&server, store)?;
+    // A login replaces the profile's session: end the old one first (best effort).
+    if previous.as_ref().is_some_and(|p| p.server == server) {
+        if let Ok(Some(_)) = client.session_id().await {
+            if let Err(e) = client.logout().await {
+                eprintln!("note: could not end the previous session: {e}");
+            }
+        }
+    }
+    let session = client.login(&username, password.expose()).await?;
+    write_profile(
+        &dir,
+        profile,
+        &ProfileInfo {
+            server: server.clone(),
+            username: username.clone(),
+        },
+    )?;
+    println!("logged in as {username} at {server} (session {session}, profile {profile})");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn request(
+    profile: &str,
+    target: Vec<String>,
+    data: Option<String>,
+    headers: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let (client, info) = open(profile).await?;
+    let (method, url) = match target.as_slice() {
+        [url] => (
+            if data.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            },
+            url.clone(),
+        ),
+        [method, url] => (
+            Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                .map_err(|_| anyhow!("{method} is not an HTTP method"))?,
+            url.clone(),
+        ),
+        _ => bail!("usage: symbolon request [METHOD] URL"),
+    };
+    let url = if url.starts_with('/') {
+        format!("{}{url}", info.server)
+    } else {
+        url
+    };
+    let mut builder = client.http().request(method, &url);
+    let mut has_content_type = false;
+    for header in &headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| anyhow!("header {header:?} is not `Name: value`"))?;
+        has_content_type |= name.trim().eq_ignore_ascii_case("content-type");
+        builder = builder.header(name.trim(), value.trim());
+    }
+    if let Some(data) = data {
+        let body = match data.strip_prefix('@') {
+            Some("-") => {
+                let mut body = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut body)?;
+                body
+            }
+            Some(file) => std::fs::read(file).with_context(|| format!("cannot read {file}"))?,
+            None => data.into_bytes(),
+        };
+        if !has_content_type {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json");
+        }
+        builder = builder.body(body);
+    }
+    let response = client.send(builder).await?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| anyhow!("reading the response: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&body)?;
+    if !body.ends_with(b"\n") && !body.is_empty() {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    if status.is_success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{url}: {status}");
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// The profile's client over its encrypted token file.
+async fn open(profile: &str) -> anyhow::Result<(Client, ProfileInfo)> {
+    let dir = client_dir()?;
+    let info = read_profile(&dir, profile).map_err(|_| {
+        anyhow::Error::new(Error::LoginRequired)
+            .context(format!("profile {profile} has never logged in"))
+    })?;
+    let store = Arc::new(store_for(&dir, profile)?);
+    Ok((build_client(&info.server, store)?, info))
+}
+
+fn build_client(server: &str, store: Arc<EncryptedFileStore>) -> anyhow::Result<Client> {
+    Ok(Client::builder(server).store(store).build()?)
+}
+
+/// The encrypted token file of `profile`; says on stderr when its key is weakly kept.
+fn store_for(dir: &Path, profile: &str) -> anyhow::Result<EncryptedFileStore> {
+    let passphrase = std::env::var("SYMBOLON_PASSPHRASE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(Secret::new);
+    let choice = choose_key(dir, profile, passphrase)?;
+    if let Some(warning) = &choice.warning {
+        eprintln!("{warning}");
+    }
+    Ok(EncryptedFileStore::new(
+        dir.join(format!("{profile}.tokens")),
+        choice.key,
+    ))
+}
+
+fn client_dir() -> anyhow::Result<PathBuf> {
+    let dir = if let Some(dir) = std::env::var_os("SYMBOLON_CLIENT_DIR").filter(|d| !d.is_empty()) {
+        PathBuf::from(dir)
+    } else if let Some(config) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        PathBuf::from(config).join("symbolon")
+    } else if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        PathBuf::from(home).join(".config").join("symbolon")
+    } else {
+        bail!("cannot find a configuration directory: set SYMBOLON_CLIENT_DIR or HOME");
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn check_profile_name(profile: &str) -> anyhow::Result<()> {
+    let ok = !profile.is_empty()
+        && profile.len() <= 64
+        && !profile.starts_with('.')
+        && profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        bail!("profile name {profile:?}: use 1-64 ASCII letters, digits and . _ - (not starting with .)");
+    }
+    Ok(())
+}
+
+fn read_profile(dir: &Path, profile: &str) -> anyhow::Result<ProfileInfo> {
+    check_profile_name(profile)?;
+    let text = std::fs::read_to_string(dir.join(format!("{profile}.json")))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn write_profile(dir: &Path, profile: &str, info: &ProfileInfo) -> anyhow::Result<()> {
+    check_profile_name(profile)?;
+    let path = dir.join(format!("{profile}.json"));
+    let tmp = dir.join(format!(".{profile}.json.tmp-{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(serde_json::to_string_pretty(info)?.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+async fn json_of<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> anyhow::Result<T> {
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        bail!("the server answered {status}: {body}");
+    }
+    Ok(response.json().await?)
+}
+
+fn prompt_line(prompt: &str) -> anyhow::Result<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    read_stdin_line()
+}
+
+/// Reads one line from standard input and drops its line end.
+fn read_stdin_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+    let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
+    Ok(trimmed.to_owned())
+}

@@ -1,0 +1,246 @@
+//! The client commands of the real `symbolon` binary against a real `symbolon serve`:
+//! login, whoami, token, request (with a refresh after the access token expired),
+//! sessions, logout, and the exit codes.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `symbolon ARGS...` as a client with its own directory and `stdin`.
+fn client(dir: &Path, args: &[&str], stdin: &str, passphrase: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env("SYMBOLON_CLIENT_DIR", dir)
+        .env_remove("SYMBOLON_PASSPHRASE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(p) = passphrase {
+        command.env("SYMBOLON_PASSPHRASE", p);
+    }
+    let mut child = command.spawn().expect("spawn symbolon");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin");
+    child.wait_with_output().expect("symbolon ran")
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("utf-8")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn rotated(url: &str) -> u64 {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("symbolon_refresh_total{outcome=\"rotated\"} "))
+        .map(|n| n.trim().parse().expect("counter"))
+        .unwrap_or(0)
+}
+
+async fn me_status(url: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{url}/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("me")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_request_refresh_logout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
+    let config = write_config(
+        dir.path(),
+        "client",
+        free_port(),
+        &db,
+        "access_ttl = 2\nleeway = 0",
+    );
+    add_user(&config, "alice");
+    let server = start_server(&config).await;
+    let url = server.url.clone();
+    let home = dir.path().join("client-home");
+
+    let login = client(
+        &home,
+        &[
+            "login",
+            "--server",
+            &url,
+            "--username",
+            "alice",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+        None,
+    );
+    assert!(ok(&login).contains("logged in as alice"));
+    assert!(
+        stderr(&login).contains("weaker protection"),
+        "the key-file fallback is announced: {}",
+        stderr(&login)
+    );
+
+    assert!(ok(&client(&home, &["whoami"], "", None)).starts_with("alice at "));
+
+    let token = ok(&client(&home, &["token"], "", None)).trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let tokens_file = home.join("default.tokens");
+    let raw = std::fs::read(&tokens_file).expect("token file");
+    assert!(
+        !raw.windows(token.len()).any(|w| w == token.as_bytes()),
+        "token in clear"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&tokens_file)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+
+    let body = ok(&client(
+        &home,
+        &["request", "GET", &format!("{url}/me")],
+        "",
+        None,
+    ));
+    assert!(body.contains("\"alice\""), "{body}");
+
+    // The access token expires on the server (access_ttl 2 s, leeway 0): real time has
+    // to pass here, since the server is another process with the system clock.
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert_eq!(
+        me_status(&url, &token).await,
+        401,
+        "the old access token has expired"
+    );
+    let before = rotated(&url).await;
+    let body = ok(&client(&home, &["request", &format!("{url}/me")], "", None));
+    assert!(body.contains("\"alice\""), "{body}");
+    assert_eq!(rotated(&url).await, before + 1, "refreshed once");
+
+    let sessions = ok(&client(&home, &["sessions"], "", None));
+    assert!(sessions.contains("(this one)"), "{sessions}");
+
+    assert!(ok(&client(&home, &["logout"], "", None)).contains("logged out"));
+    let whoami = client(&home, &["whoami"], "", None);
+    assert_eq!(whoami.status.code(), Some(3), "{}", stderr(&whoami));
+    assert_eq!(client(&home, &["token"], "", None).status.code(), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_profiles_and_passphrase() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
+    let config = write_config(dir.path(), "client", free_port(), &db, "");
+    add_user(&config, "bob");
+    let server = start_server(&config).await;
+    let home = dir.path().join("client-home");
+
+    // Usage errors exit 2; a profile that never logged in exits 3.
+    assert_eq!(client(&home, &["request"], "", None).status.code(), Some(2));
+    assert_eq!(
+        client(&home, &["whoami", "--profile", "nobody"], "", None)
+            .status
+            .code(),
+        Some(3)
+    );
+    // A wrong password is a plain failure.
+    let wrong = client(
+        &home,
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--username",
+            "bob",
+            "--password-stdin",
+        ],
+        "nope nope nope\n",
+        None,
+    );
+    assert_eq!(wrong.status.code(), Some(1), "{}", stderr(&wrong));
+
+    // A passphrase-protected profile, kept apart from the default one.
+    let login = client(
+        &home,
+        &[
+            "login",
+            "--profile",
+            "work",
+            "--server",
+            &server.url,
+            "--username",
+            "bob",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+        Some("a long passphrase"),
+    );
+    ok(&login);
+    assert!(
+        stderr(&login).contains("SYMBOLON_PASSPHRASE"),
+        "{}",
+        stderr(&login)
+    );
+    assert!(home.join("work.salt").exists() && !home.join("work.key").exists());
+    assert!(ok(&client(
+        &home,
+        &["whoami", "--profile", "work"],
+        "",
+        Some("a long passphrase")
+    ))
+    .starts_with("bob at "));
+    assert_eq!(
+        client(&home, &["whoami"], "", None).status.code(),
+        Some(3),
+        "the default profile is not logged in"
+    );
+
+    // The wrong passphrase cannot decrypt: the file is moved aside, and it says so.
+    let wrong = client(
+        &home,
+        &["whoami", "--profile", "work"],
+        "",
+        Some("another passphrase"),
+    );
+    assert_eq!(wrong.status.code(), Some(3));
+    assert!(stderr(&wrong).contains("moved to"), "{}", stderr(&wrong));
+    let aside = std::fs::read_dir(&home)
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("work.tokens.corrupt-")
+        });
+    assert!(aside, "the unreadable file is kept");
+}

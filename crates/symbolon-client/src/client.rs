@@ -1,0 +1,667 @@
+//! The [`Client`]: login, logout, and requests with a token that is always fresh.
+
+use crate::error::{Error, Result};
+use crate::expiry::{BootStamp, Expiry};
+use crate::secret::Secret;
+use crate::store::{MemoryStore, TokenStore};
+use crate::tokens::{StoredTokens, TokenResponse};
+use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Method, Request, RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The state of the client's tokens, as published on [`Client::events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenEvent {
+    /// No tokens (the start, or after [`Client::logout`]).
+    LoggedOut,
+    /// Tokens were obtained by a login or found in the store.
+    LoggedIn {
+        /// The session.
+        session_id: String,
+    },
+    /// The tokens were refreshed (by this client, or by another process sharing the store).
+    Refreshed {
+        /// The session.
+        session_id: String,
+    },
+    /// The server refused the refresh token for good: the tokens were cleared and the user
+    /// must log in again.
+    LoginRequired,
+}
+
+/// Which sessions [`Client::logout_scope`] ends (contract §2, `POST /logout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutScope {
+    /// This session.
+    Local,
+    /// The user's other sessions (this one stays).
+    Others,
+    /// Every session of the user, this one included.
+    Global,
+}
+
+impl LogoutScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogoutScope::Local => "local",
+            LogoutScope::Others => "others",
+            LogoutScope::Global => "global",
+        }
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    base_url: String,
+    http: Option<reqwest::Client>,
+    store: Option<Arc<dyn TokenStore>>,
+    refresh_margin: Duration,
+    refresh_attempts: u32,
+    retry_backoff: Duration,
+    timeout: Duration,
+}
+
+impl ClientBuilder {
+    /// Where to keep tokens (default: [`MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Refresh this long before the access token expires (default 60 s). A margin at
+    /// least as long as the server's `access_ttl` refreshes before every request.
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// How many times one refresh is tried on transient failures (default 3, at least 1).
+    pub fn refresh_attempts(mut self, attempts: u32) -> Self {
+        self.refresh_attempts = attempts.max(1);
+        self
+    }
+
+    /// The first pause between refresh attempts, doubled after each (default 250 ms).
+    pub fn retry_backoff(mut self, backoff: Duration) -> Self {
+        self.retry_backoff = backoff;
+        self
+    }
+
+    /// The timeout of each HTTP request the client makes itself (default 30 s); ignored
+    /// when [`http_client`](Self::http_client) is given.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The `reqwest::Client` to use (for proxies, TLS roots, ...).
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<Client> {
+        let base = reqwest::Url::parse(&self.base_url)
+            .map_err(|e| Error::Protocol(format!("server URL {:?}: {e}", self.base_url)))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(Error::Protocol(format!(
+                "server URL {:?} is not http(s)",
+                self.base_url
+            )));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .timeout(self.timeout)
+                .user_agent(concat!("symbolon-client/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(Error::Request)?,
+        };
+        let (events, _) = watch::channel(TokenEvent::LoggedOut);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                base: self.base_url.trim_end_matches('/').to_owned(),
+                http,
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                margin: self.refresh_margin,
+                attempts: self.refresh_attempts,
+                backoff: self.retry_backoff,
+                current: Mutex::new(Current::default()),
+                loaded: tokio::sync::OnceCell::new(),
+                refresh_lock: tokio::sync::Mutex::new(()),
+                events,
+                refreshes: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+/// A symbolon client: logs in, keeps the tokens in a [`TokenStore`], and sends requests
+/// with a fresh access token. Cheap to clone; clones share tokens and single flight.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: String,
+    http: reqwest::Client,
+    store: Arc<dyn TokenStore>,
+    margin: Duration,
+    attempts: u32,
+    backoff: Duration,
+    current: Mutex<Current>,
+    loaded: tokio::sync::OnceCell<()>,
+    /// Held for the whole of a refresh: the single flight.
+    refresh_lock: tokio::sync::Mutex<()>,
+    events: watch::Sender<TokenEvent>,
+    refreshes: AtomicU64,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.base)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The tokens in use and a generation number that changes whenever they do, so that a
+/// request can tell whether someone refreshed since it read them.
+#[derive(Default)]
+struct Current {
+    generation: u64,
+    live: Option<Live>,
+}
+
+#[derive(Clone)]
+struct Live {
+    access: Arc<Secret>,
+    stored: StoredTokens,
+    expiry: Expiry,
+}
+
+impl Live {
+    fn from_stored(stored: StoredTokens, now: Instant) -> Live {
+        let expiry = Expiry::from_stamps(
+            Duration::from_secs(stored.expires_in),
+            stored.obtained.as_ref(),
+            now,
+            BootStamp::now().as_ref(),
+        );
+        Live {
+            access: Arc::new(stored.access_token.clone()),
+            stored,
+            expiry,
+        }
+    }
+}
+
+/// A valid access token and the generation it belongs to.
+#[derive(Clone)]
+pub(crate) struct Token {
+    pub(crate) generation: u64,
+    pub(crate) access: Arc<Secret>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+impl Client {
+    /// A builder for the server at `base_url` (e.g. `https://auth.example.com`).
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.into(),
+            http: None,
+            store: None,
+            refresh_margin: Duration::from_secs(60),
+            refresh_attempts: 3,
+            retry_backoff: Duration::from_millis(250),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// A client with the defaults and tokens in memory.
+    pub fn new(base_url: impl Into<String>) -> Result<Client> {
+        Self::builder(base_url).build()
+    }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The `reqwest::Client` underneath (without authentication).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// A request builder for `path` on the server (e.g. `"/me"`); send it with
+    /// [`send`](Self::send).
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.inner
+            .http
+            .request(method, format!("{}{path}", self.inner.base))
+    }
+
+    /// The token state now and its changes.
+    pub fn events(&self) -> watch::Receiver<TokenEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// How many `POST /token/refresh` this client has sent (attempts included).
+    pub fn refresh_requests(&self) -> u64 {
+        self.inner.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// The current session id, if logged in (reads the store on first use).
+    pub async fn session_id(&self) -> Result<Option<String>> {
+        self.ensure_loaded().await?;
+        Ok(self.snapshot().1.map(|l| l.stored.session_id))
+    }
+
+    /// Logs in with `POST /login` and stores the tokens.
+    pub async fn login(&self, username: &str, password: &str) -> Result<String> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            username: &'a str,
+            password: &'a str,
+        }
+        let response = self
+            .inner
+            .http
+            .post(format!("{}/login", self.inner.base))
+            .json(&Body { username, password })
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        let received = Instant::now();
+        let stamp = BootStamp::now();
+        if response.status() != StatusCode::OK {
+            return Err(match error_of(response).await {
+                Error::Server { code, .. } if code == "invalid_grant" => Error::InvalidCredentials,
+                other => other,
+            });
+        }
+        let tokens = parse_tokens(response).await?;
+        let session_id = tokens.session_id.clone();
+        // Holding the refresh lock keeps a refresh of the old session from overwriting
+        // the new tokens.
+        let _flight = self.inner.refresh_lock.lock().await;
+        let _ = self.inner.loaded.set(());
+        self.adopt_response(tokens, received, stamp).await?;
+        self.inner.events.send_replace(TokenEvent::LoggedIn {
+            session_id: session_id.clone(),
+        });
+        Ok(session_id)
+    }
+
+    /// Ends this session on the server and forgets the tokens.
+    pub async fn logout(&self) -> Result<()> {
+        self.logout_scope(LogoutScope::Local).await
+    }
+
+    /// Ends this session, the user's other sessions, or all of them (`POST /logout`).
+    /// Local tokens are forgotten unless the scope is [`LogoutScope::Others`]. When the
+    /// server cannot be reached the tokens are kept and [`Error::Transient`] returned, so
+    /// the logout can be tried again.
+    pub async fn logout_scope(&self, scope: LogoutScope) -> Result<()> {
+        self.ensure_loaded().await?;
+        let Some(live) = self.snapshot().1 else {
+            return Ok(());
+        };
+        let body = serde_json::json!({"refresh_token": live.stored.refresh_token.expose(), "scope": scope.as_str()});
+        let response = self
+            .inner
+            .http
+            .post(format!("{}/logout", self.inner.base))
+            .json(&body)
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        let status = response.status();
+        // 401: the session was over already; forgetting it is still right.
+        if status != StatusCode::NO_CONTENT && status != StatusCode::UNAUTHORIZED {
+            return Err(error_of(response).await);
+        }
+        if scope != LogoutScope::Others {
+            let _flight = self.inner.refresh_lock.lock().await;
+            self.forget().await?;
+            self.inner.events.send_replace(TokenEvent::LoggedOut);
+        }
+        Ok(())
+    }
+
+    /// A valid access token, refreshed first when it expires within the margin.
+    pub async fn access_token(&self) -> Result<String> {
+        Ok(self.token().await?.access.expose().to_owned())
+    }
+
+    /// Refreshes now, whatever the expiry (still one refresh for concurrent callers).
+    pub async fn refresh(&self) -> Result<()> {
+        self.ensure_loaded().await?;
+        let generation = self.snapshot().0;
+        self.refresh_from(generation).await.map(|_| ())
+    }
+
+    /// Sends a request with `Authorization: Bearer`, refreshing before expiry. On a 401
+    /// whose `WWW-Authenticate` says `invalid_token` it refreshes once and replays once;
+    /// a request whose body cannot be cloned is not replayed (its 401 is returned). Any
+    /// other response, a second 401 included, is returned as it is.
+    ///
+    /// The token goes to whatever URL the request names: send only to servers that
+    /// accept this issuer's tokens.
+    pub async fn send(&self, request: RequestBuilder) -> Result<Response> {
+        self.execute(request.build().map_err(Error::Request)?).await
+    }
+
+    /// Like [`send`](Self::send), for a built request.
+    pub async fn execute(&self, request: Request) -> Result<Response> {
+        let token = self.token().await?;
+        let replay = request.try_clone();
+        let response = self
+            .inner
+            .http
+            .execute(with_bearer(request, &token.access)?)
+            .await
+            .map_err(Error::transport)?;
+        if !is_invalid_token(&response) {
+            return Ok(response);
+        }
+        let Some(replay) = replay else {
+            return Ok(response);
+        };
+        let fresh = self.refresh_from(token.generation).await?;
+        self.inner
+            .http
+            .execute(with_bearer(replay, &fresh.access)?)
+            .await
+            .map_err(Error::transport)
+    }
+
+    /// A `reqwest_middleware` middleware that authenticates through this client.
+    pub fn middleware(&self) -> crate::AuthMiddleware {
+        crate::AuthMiddleware::new(self.clone())
+    }
+
+    // ---- the refresh dance ----
+
+    fn snapshot(&self) -> (u64, Option<Live>) {
+        let current = self.inner.current.lock().unwrap_or_else(|p| p.into_inner());
+        (current.generation, current.live.clone())
+    }
+
+    fn replace(&self, live: Option<Live>) -> u64 {
+        let mut current = self.inner.current.lock().unwrap_or_else(|p| p.into_inner());
+        current.generation += 1;
+        current.live = live;
+        current.generation
+    }
+
+    async fn ensure_loaded(&self) -> Result<()> {
+        self.inner
+            .loaded
+            .get_or_try_init(|| async {
+                if let Some(stored) = self.inner.store.load().await? {
+                    let session_id = stored.session_id.clone();
+                    self.replace(Some(Live::from_stored(stored, Instant::now())));
+                    self.inner
+                        .events
+                        .send_replace(TokenEvent::LoggedIn { session_id });
+                }
+                Ok::<(), Error>(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// A token that is valid now (refreshing first if it is due).
+    pub(crate) async fn token(&self) -> Result<Token> {
+        self.ensure_loaded().await?;
+        let (generation, live) = self.snapshot();
+        match live {
+            None => Err(Error::LoginRequired),
+            Some(live) if !live.expiry.needs_refresh(Instant::now(), self.inner.margin) => {
+                Ok(Token {
+                    generation,
+                    access: live.access,
+                })
+            }
+            Some(_) => self.refresh_from(generation).await,
+        }
+    }
+
+    /// Refreshes unless the tokens changed since `seen` (then whoever changed them did
+    /// the work, and their result is used). One refresh at a time in this process, and
+    /// under the store's lock, one at a time across processes sharing the store.
+    pub(crate) async fn refresh_from(&self, seen: u64) -> Result<Token> {
+        let _flight = self.inner.refresh_lock.lock().await;
+        let (generation, live) = self.snapshot();
+        if generation != seen {
+            return match live {
+                Some(live) => Ok(Token {
+                    generation,
+                    access: live.access,
+                }),
+                None => Err(Error::LoginRequired),
+            };
+        }
+        let _shared = self.inner.store.lock().await?;
+        // Another process sharing the store may have refreshed (or logged out) already.
+        let stored = self.inner.store.load().await?;
+        let same = match (&live, &stored) {
+            (Some(l), Some(s)) => l.stored.refresh_token == s.refresh_token,
+            _ => false,
+        };
+        let live = match (live, stored) {
+            (_, None) => {
+                self.replace(None);
+                self.inner.events.send_replace(TokenEvent::LoggedOut);
+                return Err(Error::LoginRequired);
+            }
+            (Some(live), Some(_)) if same => live,
+            (_, Some(stored)) => {
+                let session_id = stored.session_id.clone();
+                let adopted = Live::from_stored(stored, Instant::now());
+                // Fresh enough to use as it is: no refresh of our own. A token that
+                // expires within the margin is refreshed again, as any other would be.
+                if !adopted.expiry.needs_refresh(Instant::now(), Duration::ZERO) {
+                    let access = adopted.access.clone();
+                    let generation = self.replace(Some(adopted));
+                    self.inner
+                        .events
+                        .send_replace(TokenEvent::Refreshed { session_id });
+                    return Ok(Token { generation, access });
+                }
+                adopted
+            }
+        };
+        match self.post_refresh(&live.stored.refresh_token).await {
+            Ok((tokens, received, stamp)) => {
+                let session_id = tokens.session_id.clone();
+                let token = self.adopt_response(tokens, received, stamp).await?;
+                self.inner
+                    .events
+                    .send_replace(TokenEvent::Refreshed { session_id });
+                Ok(token)
+            }
+            Err(Error::LoginRequired) => {
+                self.forget().await?;
+                self.inner.events.send_replace(TokenEvent::LoginRequired);
+                Err(Error::LoginRequired)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn forget(&self) -> Result<()> {
+        self.replace(None);
+        self.inner.store.clear().await
+    }
+
+    async fn adopt_response(
+        &self,
+        tokens: TokenResponse,
+        received: Instant,
+        stamp: Option<BootStamp>,
+    ) -> Result<Token> {
+        let stored = StoredTokens {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            session_id: tokens.session_id,
+            expires_in: tokens.expires_in,
+            obtained: stamp,
+        };
+        let live = Live {
+            access: Arc::new(stored.access_token.clone()),
+            expiry: Expiry::new(received, Duration::from_secs(stored.expires_in)),
+            stored: stored.clone(),
+        };
+        let access = live.access.clone();
+        // Memory first: the server has rotated already, so even if the store cannot be
+        // written this process must go on with the successor, not the spent token.
+        let generation = self.replace(Some(live));
+        self.inner.store.save(&stored).await?;
+        Ok(Token { generation, access })
+    }
+
+    /// `POST /token/refresh`, retried with back-off on transient failures.
+    async fn post_refresh(
+        &self,
+        refresh: &Secret,
+    ) -> Result<(TokenResponse, Instant, Option<BootStamp>)> {
+        let mut pause = self.inner.backoff;
+        let mut attempt = 1;
+        loop {
+            match self.post_refresh_once(refresh).await {
+                Err(Error::Transient {
+                    reason,
+                    retry_after,
+                    source,
+                }) if attempt < self.inner.attempts => {
+                    let wait = retry_after.unwrap_or(pause);
+                    if wait > Duration::from_secs(10) {
+                        return Err(Error::Transient {
+                            reason,
+                            retry_after,
+                            source,
+                        });
+                    }
+                    tracing::debug!(attempt, %reason, "refresh failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    pause *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn post_refresh_once(
+        &self,
+        refresh: &Secret,
+    ) -> Result<(TokenResponse, Instant, Option<BootStamp>)> {
+        self.inner.refreshes.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .inner
+            .http
+            .post(format!("{}/token/refresh", self.inner.base))
+            .json(&serde_json::json!({"refresh_token": refresh.expose()}))
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        let received = Instant::now();
+        let stamp = BootStamp::now();
+        if response.status() == StatusCode::OK {
+            return Ok((parse_tokens(response).await?, received, stamp));
+        }
+        match error_of(response).await {
+            Error::Server { code, .. } if code == "invalid_grant" => Err(Error::LoginRequired),
+            other => Err(other),
+        }
+    }
+}
+
+async fn parse_tokens(response: Response) -> Result<TokenResponse> {
+    let tokens: TokenResponse = response.json().await.map_err(|e| {
+        if e.is_decode() {
+            Error::Protocol("the token response is not valid".into())
+        } else {
+            Error::transport(e)
+        }
+    })?;
+    if !tokens.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(Error::Protocol(format!(
+            "token_type {:?} is not Bearer",
+            tokens.token_type
+        )));
+    }
+    Ok(tokens)
+}
+
+/// The contract's error for a non-success response; 5xx and 429 are transient.
+async fn error_of(response: Response) -> Error {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response.json::<ErrorBody>().await.ok();
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        let reason = match &body {
+            Some(b) => format!("{status}: {}", b.error),
+            None => status.to_string(),
+        };
+        return Error::Transient {
+            reason,
+            retry_after,
+            source: None,
+        };
+    }
+    match body {
+        Some(b) => Error::Server {
+            status: status.as_u16(),
+            code: b.error,
+            description: b.error_description,
+        },
+        None => Error::Server {
+            status: status.as_u16(),
+            code: String::new(),
+            description: "no error body".into(),
+        },
+    }
+}
+
+/// True for a 401 whose `WWW-Authenticate` names `invalid_token` (RFC 6750 §3): the
+/// token was refused, so a fresh one may succeed. A bare challenge (no token sent, or
+/// the wrong scheme) is not.
+pub(crate) fn is_invalid_token(response: &Response) -> bool {
+    response.status() == StatusCode::UNAUTHORIZED
+        && response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.contains("invalid_token")))
+}
+
+pub(crate) fn with_bearer(mut request: Request, access: &Secret) -> Result<Request> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", access.expose()))
+        .map_err(|_| Error::Protocol("the access token is not a valid header value".into()))?;
+    value.set_sensitive(true);
+    request.headers_mut().insert(AUTHORIZATION, value);
+    Ok(request)
+}

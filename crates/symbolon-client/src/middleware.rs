@@ -1,0 +1,63 @@
+//! [`AuthMiddleware`]: the client's token handling for `reqwest_middleware` stacks.
+
+use crate::client::{is_invalid_token, with_bearer, Client};
+use http::Extensions;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+/// A [`reqwest_middleware::Middleware`] that attaches the [`Client`]'s access token,
+/// refreshes before expiry, and on a 401 `invalid_token` refreshes once and replays once
+/// (when the body can be cloned), exactly as [`Client::send`] does.
+///
+/// ```no_run
+/// # async fn f(client: symbolon_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(client.middleware())
+///     .build();
+/// let me = http.get("https://api.example.com/me").send().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthMiddleware {
+    client: Client,
+}
+
+impl AuthMiddleware {
+    /// A middleware for `client`.
+    pub fn new(client: Client) -> Self {
+        AuthMiddleware { client }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for AuthMiddleware {
+    async fn handle(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let token = self
+            .client
+            .token()
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let replay = req.try_clone();
+        let req = with_bearer(req, &token.access).map_err(reqwest_middleware::Error::middleware)?;
+        let response = next.clone().run(req, extensions).await?;
+        if !is_invalid_token(&response) {
+            return Ok(response);
+        }
+        let Some(replay) = replay else {
+            return Ok(response);
+        };
+        let fresh = self
+            .client
+            .refresh_from(token.generation)
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let replay =
+            with_bearer(replay, &fresh.access).map_err(reqwest_middleware::Error::middleware)?;
+        next.run(replay, extensions).await
+    }
+}

@@ -1,0 +1,248 @@
+use super::{StoreLock, TokenStore};
+use crate::error::{Error, Result};
+use crate::keys::{
+    create_private_dir, private_options, sync_dir, temp_path, KeyProvider, StoreKey,
+};
+use crate::tokens::StoredTokens;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zeroize::Zeroize;
+
+/// The file's first bytes: format name and version. Also the AEAD's associated data,
+/// so a file of another version cannot be passed off as this one.
+const MAGIC: &[u8; 8] = b"SYMBTOK1";
+const NONCE_LEN: usize = 24;
+
+/// Tokens in a file encrypted with XChaCha20-Poly1305.
+///
+/// - The file is `MAGIC || nonce (24 bytes, random per write) || ciphertext`.
+/// - Writes go to a temporary file in the same directory, are fsynced and renamed over
+///   the old file: a crash leaves the old or the new tokens, never half a file.
+/// - The file and its lock file have mode 0600; a missing directory is created 0700.
+/// - A file that does not decrypt is renamed to `NAME.corrupt-<unix seconds>` and
+///   reported as [`Error::Corrupt`]; nothing is deleted.
+/// - [`lock`](TokenStore::lock) takes an OS file lock on `NAME.lock`, so processes that
+///   share the file refresh one at a time.
+#[derive(Clone)]
+pub struct EncryptedFileStore {
+    path: PathBuf,
+    key: Arc<StoreKey>,
+}
+
+impl std::fmt::Debug for EncryptedFileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptedFileStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EncryptedFileStore {
+    /// A store in `path` with `key`.
+    pub fn new(path: impl Into<PathBuf>, key: StoreKey) -> Self {
+        EncryptedFileStore {
+            path: path.into(),
+            key: Arc::new(key),
+        }
+    }
+
+    /// A store in `path` with the key from `provider` (which may block: call it from
+    /// `spawn_blocking` in async code if the provider derives keys).
+    pub fn open(path: impl Into<PathBuf>, provider: &dyn KeyProvider) -> Result<Self> {
+        Ok(Self::new(path, provider.key()?))
+    }
+
+    /// The token file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self
+            .path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(self.key.bytes().into())
+    }
+
+    fn load_blocking(&self) -> Result<Option<StoredTokens>> {
+        let raw = match std::fs::read(&self.path) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::store(
+                    format!("cannot read {}", self.path.display()),
+                    e,
+                ))
+            }
+        };
+        match self.decrypt(&raw) {
+            Some(tokens) => Ok(Some(tokens)),
+            None => Err(self.move_aside()),
+        }
+    }
+
+    fn decrypt(&self, raw: &[u8]) -> Option<StoredTokens> {
+        if raw.len() < MAGIC.len() + NONCE_LEN || &raw[..MAGIC.len()] != MAGIC {
+            return None;
+        }
+        let (nonce, ciphertext) = raw[MAGIC.len()..].split_at(NONCE_LEN);
+        let mut plain = self
+            .cipher()
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: MAGIC,
+                },
+            )
+            .ok()?;
+        let tokens = serde_json::from_slice(&plain).ok();
+        plain.zeroize();
+        tokens
+    }
+
+    fn move_aside(&self) -> Error {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut name = self
+            .path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(format!(".corrupt-{secs}"));
+        let moved_to = self.path.with_file_name(name);
+        match std::fs::rename(&self.path, &moved_to) {
+            Ok(()) => {
+                tracing::warn!(path = %self.path.display(), moved_to = %moved_to.display(), "token file cannot be decrypted; moved aside");
+                Error::Corrupt {
+                    path: self.path.clone(),
+                    moved_to,
+                }
+            }
+            Err(e) => Error::store(
+                format!(
+                    "{} cannot be decrypted, and moving it aside failed",
+                    self.path.display()
+                ),
+                e,
+            ),
+        }
+    }
+
+    fn save_blocking(&self, tokens: &StoredTokens) -> Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        create_private_dir(dir)?;
+        let mut plain = serde_json::to_vec(tokens)
+            .map_err(|e| Error::Protocol(format!("cannot encode tokens: {e}")))?;
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = self.cipher().encrypt(
+            &nonce,
+            Payload {
+                msg: &plain,
+                aad: MAGIC,
+            },
+        );
+        plain.zeroize();
+        let ciphertext = sealed.map_err(|_| Error::Protocol("encryption failed".into()))?;
+        let tmp = temp_path(&self.path);
+        let write = || -> std::io::Result<()> {
+            let mut file = private_options().open(&tmp)?;
+            file.write_all(MAGIC)?;
+            file.write_all(&nonce)?;
+            file.write_all(&ciphertext)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        if let Err(e) = write() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::store(
+                format!("cannot write {}", self.path.display()),
+                e,
+            ));
+        }
+        sync_dir(dir);
+        Ok(())
+    }
+
+    fn clear_blocking(&self) -> Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {
+                sync_dir(self.path.parent().unwrap_or(Path::new(".")));
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::store(
+                format!("cannot remove {}", self.path.display()),
+                e,
+            )),
+        }
+    }
+
+    fn lock_blocking(&self) -> Result<StoreLock> {
+        let path = self.lock_path();
+        create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(&path)
+            .map_err(|e| Error::store(format!("cannot open {}", path.display()), e))?;
+        file.lock()
+            .map_err(|e| Error::store(format!("cannot lock {}", path.display()), e))?;
+        Ok(StoreLock::new(FileLock(file)))
+    }
+}
+
+/// An OS lock on an open file, released on drop (closing the file would release it too).
+struct FileLock(std::fs::File);
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Store {
+            reason: format!("store task failed: {e}"),
+            source: None,
+        })?
+}
+
+#[async_trait::async_trait]
+impl TokenStore for EncryptedFileStore {
+    async fn load(&self) -> Result<Option<StoredTokens>> {
+        let this = self.clone();
+        blocking(move || this.load_blocking()).await
+    }
+
+    async fn save(&self, tokens: &StoredTokens) -> Result<()> {
+        let (this, tokens) = (self.clone(), tokens.clone());
+        blocking(move || this.save_blocking(&tokens)).await
+    }
+
+    async fn clear(&self) -> Result<()> {
+        let this = self.clone();
+        blocking(move || this.clear_blocking()).await
+    }
+
+    async fn lock(&self) -> Result<Option<StoreLock>> {
+        let this = self.clone();
+        blocking(move || this.lock_blocking()).await.map(Some)
+    }
+}

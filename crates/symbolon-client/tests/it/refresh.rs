@@ -1,0 +1,187 @@
+//! Refresh before expiry, on `invalid_token`, and once for many concurrent requests.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use std::sync::Arc;
+use std::time::Duration;
+use symbolon_client::{MemoryStore, TokenEvent};
+
+#[tokio::test]
+async fn login_then_authenticated_requests() {
+    let server = spawn_server().await;
+    let client = server.client();
+    let mut events = client.events();
+    assert_eq!(*events.borrow_and_update(), TokenEvent::LoggedOut);
+    let session_id = client.login(ALICE, PASSWORD).await.expect("login");
+    assert_eq!(
+        *events.borrow_and_update(),
+        TokenEvent::LoggedIn {
+            session_id: session_id.clone()
+        }
+    );
+
+    let me: serde_json::Value = client
+        .send(server.me(&client))
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["username"], ALICE);
+    assert_eq!(me["session_id"], session_id.as_str());
+    assert_eq!(
+        server.refreshes("rotated"),
+        0,
+        "a fresh token needs no refresh"
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_is_invalid_credentials() {
+    let server = spawn_server().await;
+    let err = server
+        .client()
+        .login(ALICE, "not the password")
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, symbolon_client::Error::InvalidCredentials),
+        "{err:?}"
+    );
+}
+
+/// 200 requests at once with an access token the server considers expired: each gets
+/// 401 invalid_token, exactly one refresh reaches the server, and all 200 succeed.
+#[tokio::test]
+async fn two_hundred_rejected_requests_share_one_refresh() {
+    let server = spawn_server().await;
+    let client = server.client();
+    client.login(ALICE, PASSWORD).await.expect("login");
+    server.expire_access_tokens();
+
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let (client, request) = (client.clone(), server.me(&client));
+            tokio::spawn(async move { client.send(request).await.map(|r| r.status()) })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("task").expect("request"), StatusCode::OK);
+    }
+    assert_eq!(server.refreshes("rotated"), 1);
+    assert_eq!(client.refresh_requests(), 1);
+}
+
+/// 200 requests at once when the client itself sees the token due (the margin): one
+/// refresh, before any request is sent.
+#[tokio::test]
+async fn two_hundred_due_requests_share_one_refresh() {
+    let server = spawn_server().await;
+    let client = server.client_with(Arc::new(MemoryStore::new()), ALWAYS_DUE);
+    client.login(ALICE, PASSWORD).await.expect("login");
+    let mut events = client.events();
+
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let (client, request) = (client.clone(), server.me(&client));
+            tokio::spawn(async move { client.send(request).await.map(|r| r.status()) })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("task").expect("request"), StatusCode::OK);
+    }
+    assert_eq!(server.refreshes("rotated"), 1);
+    assert!(matches!(
+        *events.borrow_and_update(),
+        TokenEvent::Refreshed { .. }
+    ));
+}
+
+/// The middleware does what `send` does.
+#[tokio::test]
+async fn middleware_refreshes_and_replays() {
+    let server = spawn_server().await;
+    let client = server.client();
+    client.login(ALICE, PASSWORD).await.expect("login");
+    server.expire_access_tokens();
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(client.middleware())
+        .build();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (http, url) = (http.clone(), format!("{}/me", server.url));
+            tokio::spawn(async move { http.get(url).send().await.map(|r| r.status()) })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("task").expect("request"), StatusCode::OK);
+    }
+    assert_eq!(server.refreshes("rotated"), 1);
+}
+
+/// A 401 that does not say `invalid_token` (here: a wrong current password on
+/// `POST /password`, which is `invalid_grant`) is returned without a refresh.
+#[tokio::test]
+async fn a_401_that_is_not_invalid_token_does_not_refresh() {
+    let server = spawn_server().await;
+    let client = server.client();
+    client.login(ALICE, PASSWORD).await.expect("login");
+    let request = client
+        .request(reqwest::Method::POST, "/password")
+        .json(&serde_json::json!({"current_password": "wrong wrong wrong", "new_password": "another good one"}));
+    let response = client.send(request).await.expect("send");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(server.refreshes("rotated"), 0);
+    assert_eq!(client.refresh_requests(), 0);
+}
+
+/// A resource server that refuses even the fresh token (here a second symbolon server,
+/// whose keys do not know the first one's tokens): one refresh, one replay, and the
+/// second 401 comes back as it is.
+#[tokio::test]
+async fn a_second_401_after_a_fresh_token_is_returned_without_a_loop() {
+    let server = spawn_server().await;
+    let stranger = spawn_server().await;
+    let client = server.client();
+    client.login(ALICE, PASSWORD).await.expect("login");
+
+    let response = client
+        .send(client.http().get(format!("{}/me", stranger.url)))
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    assert_eq!(server.refreshes("rotated"), 1, "exactly one refresh");
+    assert_eq!(client.refresh_requests(), 1);
+    // The tokens are still good at their own server.
+    assert_eq!(
+        client
+            .send(server.me(&client))
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn access_token_is_refreshed_first_when_due() {
+    let server = spawn_server().await;
+    let client = server.client_with(Arc::new(MemoryStore::new()), ALWAYS_DUE);
+    client.login(ALICE, PASSWORD).await.expect("login");
+    let first = client.access_token().await.expect("token");
+    assert_eq!(server.refreshes("rotated"), 1);
+    let relaxed = server.client_with(Arc::new(MemoryStore::new()), Duration::from_secs(60));
+    relaxed.login(ALICE, PASSWORD).await.expect("login");
+    relaxed.access_token().await.expect("token");
+    assert_eq!(
+        server.refreshes("rotated"),
+        1,
+        "a fresh token is handed out as it is"
+    );
+    assert_eq!(server.get_me_status(&first).await, StatusCode::OK);
+}

@@ -1,0 +1,248 @@
+//! Token stores: round trips, encryption at rest, atomic writes, damaged files.
+
+use std::path::Path;
+use symbolon_client::{
+    EncryptedFileStore, Error, KeyFile, KeyProvider, MemoryStore, PassphraseKey, Secret, StoreKey,
+    StoredTokens, TokenStore,
+};
+
+fn sample(n: u32) -> StoredTokens {
+    StoredTokens {
+        access_token: Secret::new(format!("eyJhbGciOiJFZERTQSJ9.access-token-number-{n}.sig")),
+        refresh_token: Secret::new(format!("refresh-token-secret-value-{n}")),
+        session_id: format!("session-{n}"),
+        expires_in: 900,
+        obtained: Some(symbolon_client::expiry::BootStamp {
+            boot_id: "boot".into(),
+            since_boot_ms: 1000,
+        }),
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn memory_store_round_trips() {
+    let store = MemoryStore::new();
+    assert_eq!(store.load().await.expect("load"), None);
+    store.save(&sample(1)).await.expect("save");
+    assert_eq!(store.load().await.expect("load"), Some(sample(1)));
+    store.clear().await.expect("clear");
+    assert_eq!(store.load().await.expect("load"), None);
+}
+
+#[tokio::test]
+async fn file_store_round_trips_encrypted_with_mode_0600() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("profiles").join("default.tokens");
+    let store = EncryptedFileStore::new(&path, StoreKey::generate());
+    assert_eq!(store.load().await.expect("load"), None);
+    store.save(&sample(1)).await.expect("save");
+    store.save(&sample(2)).await.expect("save again");
+    assert_eq!(store.load().await.expect("load"), Some(sample(2)));
+
+    let raw = std::fs::read(&path).expect("raw");
+    for needle in [
+        sample(2).access_token.expose(),
+        sample(2).refresh_token.expose(),
+        "refresh-token",
+        "session-2",
+    ] {
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} in clear"
+        );
+    }
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(path.parent().expect("dir")), 0o700);
+    assert_eq!(
+        std::fs::read_dir(path.parent().expect("dir"))
+            .expect("ls")
+            .count(),
+        1,
+        "no temp files left"
+    );
+
+    store.clear().await.expect("clear");
+    assert_eq!(store.load().await.expect("load"), None);
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn a_crash_before_the_rename_leaves_the_previous_tokens() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("default.tokens");
+    let store = EncryptedFileStore::new(&path, StoreKey::generate());
+    store.save(&sample(1)).await.expect("save");
+    // What a crash between write and rename leaves: a half-written temporary file.
+    std::fs::write(
+        dir.path().join(".default.tokens.tmp-999-0000000000000001"),
+        b"SYMBTOK1 half written",
+    )
+    .expect("stray");
+    assert_eq!(store.load().await.expect("load"), Some(sample(1)));
+    store
+        .save(&sample(2))
+        .await
+        .expect("a later save still works");
+    assert_eq!(store.load().await.expect("load"), Some(sample(2)));
+}
+
+#[tokio::test]
+async fn a_damaged_file_is_moved_aside_and_reported() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("default.tokens");
+    let store = EncryptedFileStore::new(&path, StoreKey::generate());
+    store.save(&sample(1)).await.expect("save");
+    let mut raw = std::fs::read(&path).expect("raw");
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    std::fs::write(&path, &raw).expect("damage");
+
+    let err = store.load().await.expect_err("damaged");
+    let Error::Corrupt { moved_to, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(err.to_string().contains("cannot be decrypted"), "{err}");
+    assert!(!path.exists(), "moved away");
+    assert_eq!(
+        std::fs::read(moved_to).expect("kept"),
+        raw,
+        "nothing deleted"
+    );
+    assert!(moved_to
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .starts_with("default.tokens.corrupt-"));
+    assert_eq!(store.load().await.expect("load"), None, "a fresh start");
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_reported_like_damage() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("default.tokens");
+    EncryptedFileStore::new(&path, StoreKey::generate())
+        .save(&sample(1))
+        .await
+        .expect("save");
+    let err = EncryptedFileStore::new(&path, StoreKey::generate())
+        .load()
+        .await
+        .expect_err("wrong key");
+    assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+}
+
+#[test]
+fn key_file_is_created_0600_and_reused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("keys").join("default.key");
+    let a = KeyFile::new(&path).key().expect("key");
+    let b = KeyFile::new(&path).key().expect("key again");
+    assert_eq!(format!("{a:?}"), "StoreKey([redacted])");
+    assert_eq!(mode(&path), 0o600);
+    // Same key: what one encrypts the other decrypts.
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        let file = dir.path().join("t");
+        EncryptedFileStore::new(&file, a)
+            .save(&sample(1))
+            .await
+            .expect("save");
+        assert_eq!(
+            EncryptedFileStore::new(&file, b)
+                .load()
+                .await
+                .expect("load"),
+            Some(sample(1))
+        );
+    });
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let err = KeyFile::new(&path).key().expect_err("readable by others");
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+}
+
+#[test]
+fn passphrase_key_is_stable_per_salt_and_differs_by_passphrase() {
+    let dir = tempfile::tempdir().expect("dir");
+    let salt = dir.path().join("default.salt");
+    let key = |p: &str| {
+        format!(
+            "{:?}",
+            PassphraseKey::with_cost(Secret::new(p), &salt, 64, 1)
+                .key()
+                .expect("key")
+                .clone()
+        )
+    };
+    // Keys redact their Debug, so compare by what they decrypt.
+    assert_eq!(key("one"), "StoreKey([redacted])");
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        let file = dir.path().join("t");
+        let open = |p: &str| {
+            EncryptedFileStore::open(
+                &file,
+                &PassphraseKey::with_cost(Secret::new(p), &salt, 64, 1),
+            )
+            .expect("open")
+        };
+        open("a passphrase").save(&sample(3)).await.expect("save");
+        assert_eq!(
+            open("a passphrase").load().await.expect("load"),
+            Some(sample(3))
+        );
+        assert!(matches!(
+            open("another passphrase").load().await,
+            Err(Error::Corrupt { .. })
+        ));
+    });
+    assert_eq!(mode(&salt), 0o600);
+}
+
+#[test]
+fn secrets_do_not_show_in_debug() {
+    let text = format!("{:?}", sample(7));
+    assert!(!text.contains("refresh-token-secret"), "{text}");
+    assert!(!text.contains("access-token-number"), "{text}");
+    assert!(text.contains("session-7"));
+}
+
+/// Without a working keyring (this build's feature off, or no D-Bus session) the choice
+/// falls back to a key file, and says so; with a passphrase, to Argon2id, and says so.
+#[test]
+fn choose_key_falls_back_loudly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let started = std::time::Instant::now();
+    let choice = symbolon_client::choose_key(dir.path(), "it-fallback", None).expect("a key");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the keyring probe is bounded"
+    );
+    if choice.protection == symbolon_client::Protection::KeyFile {
+        let warning = choice.warning.expect("a fallback is announced");
+        assert!(warning.contains("weaker protection"), "{warning}");
+        assert_eq!(mode(&dir.path().join("it-fallback.key")), 0o600);
+        let choice = symbolon_client::choose_key(
+            dir.path(),
+            "it-fallback",
+            Some(Secret::new("pass phrase")),
+        )
+        .expect("key");
+        assert_eq!(choice.protection, symbolon_client::Protection::Passphrase);
+        assert!(choice
+            .warning
+            .expect("announced")
+            .contains("SYMBOLON_PASSPHRASE"));
+    } else {
+        assert_eq!(choice.warning, None);
+    }
+}
