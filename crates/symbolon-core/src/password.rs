@@ -4,8 +4,11 @@
 //! runtime with a bound on how many run at once.
 
 use crate::ids::Password;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
+use subtle::ConstantTimeEq;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,17 +36,40 @@ impl Default for HashParams {
 #[error("invalid Argon2id parameters: {0}")]
 pub struct BadParams(String);
 
+/// Working memory for Argon2id, kept by one thread and reused by every hash it computes.
+///
+/// Without it each computation allocates (and frees) `memory_kib` KiB; the allocator keeps
+/// such blocks in per-thread arenas, and resident memory grew to 230 MB after a login
+/// flood. With it, each hashing thread holds exactly one buffer.
+#[derive(Default)]
+pub struct Scratch(Vec<Block>);
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scratch({} blocks)", self.0.len())
+    }
+}
+
+impl Scratch {
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.0.len() < count {
+            self.0.resize(count, Block::default());
+        }
+        &mut self.0[..count]
+    }
+}
+
 /// Hashes and verifies passwords; an unknown user is checked against a dummy hash so it
 /// costs the same time as a wrong password.
 pub struct Hasher {
-    argon2: Argon2<'static>,
+    params: Params,
     dummy: String,
 }
 
 impl std::fmt::Debug for Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hasher")
-            .field("params", self.argon2.params())
+            .field("params", &self.params)
             .finish_non_exhaustive()
     }
 }
@@ -51,36 +77,60 @@ impl std::fmt::Debug for Hasher {
 impl Hasher {
     /// A hasher with these parameters. Computes the dummy hash once (one hash's time).
     pub fn new(params: HashParams) -> Result<Self, BadParams> {
-        let p = Params::new(
+        let params = Params::new(
             params.memory_kib,
             params.iterations,
             params.parallelism,
             None,
         )
         .map_err(|e| BadParams(e.to_string()))?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
         let mut this = Self {
-            argon2,
+            params,
             dummy: String::new(),
         };
-        this.dummy = this.hash(&Password::new("symbolon-dummy-password".into()));
+        let mut scratch = Scratch::default();
+        this.dummy = this.hash(
+            &mut scratch,
+            &Password::new("symbolon-dummy-password".into()),
+        );
         Ok(this)
     }
 
     /// A PHC string (`$argon2id$v=19$m=...`) with a fresh random salt.
-    pub fn hash(&self, password: &Password) -> String {
+    pub fn hash(&self, scratch: &mut Scratch, password: &Password) -> String {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        // Hashing fails only for parameter errors, ruled out in `new`, or absurd inputs;
-        // an empty string then never verifies.
-        self.argon2
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        let mut salt_bytes = [0u8; 64];
+        let Ok(salt_raw) = salt.as_salt().decode_b64(&mut salt_bytes) else {
+            return String::new();
+        };
+        let mut out = [0u8; 32];
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let blocks = scratch.blocks(self.params.block_count());
+        // Fails only for parameter errors, ruled out in `new`; an empty string never verifies.
+        if argon2
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                salt_raw,
+                &mut out,
+                blocks,
+            )
+            .is_err()
+        {
+            return String::new();
+        }
+        format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            self.params.m_cost(),
+            self.params.t_cost(),
+            self.params.p_cost(),
+            salt.as_str(),
+            STANDARD_NO_PAD.encode(out)
+        )
     }
 
     /// Whether `password` matches `stored`. With `None` (no such user) it does the same
     /// work against a dummy hash and answers false.
-    pub fn verify(&self, password: &Password, stored: Option<&str>) -> bool {
+    pub fn verify(&self, scratch: &mut Scratch, password: &Password, stored: Option<&str>) -> bool {
         let (phc, real) = match stored {
             Some(phc) => (phc, true),
             None => (self.dummy.as_str(), false),
@@ -90,11 +140,34 @@ impl Hasher {
         };
         // The stored hash names its own parameters, so old hashes keep verifying after
         // the configured cost changes.
-        let ok = self
-            .argon2
-            .verify_password(password.expose().as_bytes(), &parsed)
-            .is_ok();
-        ok && real
+        let (Ok(params), Some(salt), Some(expected)) =
+            (Params::try_from(&parsed), parsed.salt, parsed.hash)
+        else {
+            return false;
+        };
+        if parsed.algorithm != argon2::ARGON2ID_IDENT {
+            return false;
+        }
+        let mut salt_bytes = [0u8; 64];
+        let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else {
+            return false;
+        };
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let mut out = vec![0u8; expected.len()];
+        let blocks = scratch.blocks(params.block_count());
+        if argon2
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                salt_raw,
+                &mut out,
+                blocks,
+            )
+            .is_err()
+        {
+            return false;
+        }
+        let matches: bool = out.as_slice().ct_eq(expected.as_bytes()).into();
+        matches && real
     }
 }
 
@@ -114,12 +187,35 @@ mod tests {
     #[test]
     fn hashes_verify_only_the_right_password() {
         let h = fast();
-        let phc = h.hash(&Password::new("correct horse".into()));
+        let s = &mut Scratch::default();
+        let phc = h.hash(s, &Password::new("correct horse".into()));
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        assert!(h.verify(&Password::new("correct horse".into()), Some(&phc)));
-        assert!(!h.verify(&Password::new("wrong horse".into()), Some(&phc)));
-        assert!(!h.verify(&Password::new("symbolon-dummy-password".into()), None));
-        assert!(!h.verify(&Password::new("x".into()), Some("not a phc string")));
+        assert!(h.verify(s, &Password::new("correct horse".into()), Some(&phc)));
+        assert!(!h.verify(s, &Password::new("wrong horse".into()), Some(&phc)));
+        assert!(!h.verify(s, &Password::new("symbolon-dummy-password".into()), None));
+        assert!(!h.verify(s, &Password::new("x".into()), Some("not a phc string")));
+    }
+
+    #[test]
+    fn hashes_interoperate_with_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let h = fast();
+        let s = &mut Scratch::default();
+        // Ours verify with the reference verifier...
+        let ours = h.hash(s, &Password::new("correct horse".into()));
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"correct horse", &parsed)
+            .is_ok());
+        // ...and theirs, with other parameters, verify with ours (old hashes after a cost change).
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let params = Params::new(128, 2, 1, None).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"battery staple", &salt)
+            .unwrap()
+            .to_string();
+        assert!(h.verify(s, &Password::new("battery staple".into()), Some(&theirs)));
+        assert!(!h.verify(s, &Password::new("battery stapler".into()), Some(&theirs)));
     }
 
     #[test]

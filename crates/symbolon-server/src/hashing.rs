@@ -3,23 +3,23 @@
 //! threads that serve refresh and verification.
 //!
 //! Why dedicated threads rather than `spawn_blocking`: each Argon2id computation takes
-//! 19 MiB, and the allocator keeps such blocks in per-thread arenas. Tokio's blocking
-//! pool grows to hundreds of threads under a flood, and with them the resident memory
-//! (measured: 640 MB after a login flood). A fixed pool keeps it to about
-//! threads × memory.
+//! 19 MiB. Tokio's blocking pool grows to hundreds of threads under a flood, and the
+//! allocator kept freed blocks in per-thread arenas (measured: 640 MB resident after a
+//! login flood). Here each of the fixed threads owns one reused [`Scratch`] buffer, so
+//! hashing holds threads × memory, no more.
 
 use crate::metrics::Metrics;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use symbolon_core::ids::Password;
-use symbolon_core::password::Hasher;
+use symbolon_core::password::{Hasher, Scratch};
 
 /// Too many logins are waiting for a hash: answer 429 now instead of queueing.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("too many password checks in progress")]
 pub struct Busy;
 
-type Job = Box<dyn FnOnce(&Hasher) + Send>;
+type Job = Box<dyn FnOnce(&Hasher, &mut Scratch) + Send>;
 
 /// The bounded pool of password hashing.
 #[derive(Debug)]
@@ -46,13 +46,13 @@ impl HashPool {
     async fn run<T: Send + 'static>(
         &self,
         metrics: &Metrics,
-        job: impl FnOnce(&Hasher) -> T + Send + 'static,
+        job: impl FnOnce(&Hasher, &mut Scratch) -> T + Send + 'static,
     ) -> Result<T, Busy> {
         let (done, result) = tokio::sync::oneshot::channel();
         let gauge = metrics.hashes_in_flight().clone();
-        let job: Job = Box::new(move |hasher| {
+        let job: Job = Box::new(move |hasher, scratch| {
             gauge.inc();
-            let out = job(hasher);
+            let out = job(hasher, scratch);
             gauge.dec();
             let _ = done.send(out);
         });
@@ -69,25 +69,28 @@ impl HashPool {
         password: Password,
         stored: Option<String>,
     ) -> Result<bool, Busy> {
-        self.run(metrics, move |h| h.verify(&password, stored.as_deref()))
-            .await
+        self.run(metrics, move |h, s| {
+            h.verify(s, &password, stored.as_deref())
+        })
+        .await
     }
 
     /// A new PHC hash of `password`.
     pub async fn hash(&self, metrics: &Metrics, password: Password) -> Result<String, Busy> {
-        self.run(metrics, move |h| h.hash(&password)).await
+        self.run(metrics, move |h, s| h.hash(s, &password)).await
     }
 }
 
 /// One hashing thread: takes jobs until the pool's sender is gone.
 fn work(queue: &Mutex<Receiver<Job>>, hasher: &Hasher) {
+    let mut scratch = Scratch::default();
     loop {
         let next = match queue.lock() {
             Ok(queue) => queue.recv(),
             Err(_) => return,
         };
         match next {
-            Ok(job) => job(hasher),
+            Ok(job) => job(hasher, &mut scratch),
             Err(_) => return,
         }
     }
