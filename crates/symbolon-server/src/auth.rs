@@ -361,9 +361,29 @@ pub async fn refresh(
     client_id: &str,
     meta: &RequestMeta,
 ) -> Result<Issued, AuthError> {
-    let (claims, mut session) = token_session(state, token).await.inspect_err(|_| {
+    // The MAC check needs no database read: garbage stops here.
+    let claims = state.codec.decode(token).map_err(|_| {
         state.metrics.refresh(RefreshOutcome::Invalid);
+        AuthError::Refresh(RefreshFailure::Invalid)
     })?;
+    // Fast path, one statement: a current, unexpired token of a live session rotates.
+    let now = state.now();
+    let fast = symbolon_store::RotateCurrent {
+        id: &claims.session,
+        generation: claims.generation,
+        client_id,
+        refresh_ttl: state.policy.refresh_ttl,
+        now,
+    };
+    if let Some(session) = state.store().rotate_current(&fast).await? {
+        state.metrics.refresh(RefreshOutcome::Rotated);
+        return issue(state, &session, claims.generation + 1, now);
+    }
+    // Slow path: read the session and let the rules decide (grace, reuse, expiry, ...).
+    let Some(mut session) = state.store().session(&claims.session).await? else {
+        state.metrics.refresh(RefreshOutcome::Invalid);
+        return Err(AuthError::Refresh(RefreshFailure::Invalid));
+    };
     if session.client_id != client_id {
         state.metrics.refresh(RefreshOutcome::Invalid);
         return Err(AuthError::Refresh(RefreshFailure::WrongClient));

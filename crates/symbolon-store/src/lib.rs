@@ -78,6 +78,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The compare-and-swap of rotation: moves the session from generation `from` to
     /// `from + 1` if it is still at `from` and not revoked. True if this call moved it.
     async fn rotate(&self, id: &SessionId, from: u64, now: UnixTime) -> Result<bool>;
+    /// The fast path of a refresh, one statement: rotates the session if the presented
+    /// generation is current, belongs to `client_id`, and neither the session nor the
+    /// token has expired or been revoked — exactly the case in which
+    /// `symbolon_core::rotation::decide` says `Rotate`. Returns the rotated row; `None`
+    /// sends the caller to the slow path (read, decide).
+    async fn rotate_current(&self, request: &RotateCurrent<'_>) -> Result<Option<SessionRecord>>;
     /// Revokes one session and writes `event` in the same transaction. False if it was
     /// already revoked (or does not exist); the event is written only when true.
     async fn revoke_session(
@@ -125,6 +131,21 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes what `cutoffs` names, at most `batch` rows of each table. Safe to run on
     /// every instance at once. Returns rows deleted.
     async fn purge(&self, cutoffs: &PurgeCutoffs, batch: u32) -> Result<u64>;
+}
+
+/// The arguments of [`Store::rotate_current`].
+#[derive(Debug, Clone, Copy)]
+pub struct RotateCurrent<'a> {
+    /// The session.
+    pub id: &'a SessionId,
+    /// The generation presented, which must be the current one.
+    pub generation: u64,
+    /// The client presenting it, which must be the session's.
+    pub client_id: &'a str,
+    /// The refresh tokens' idle lifetime.
+    pub refresh_ttl: i64,
+    /// Now.
+    pub now: UnixTime,
 }
 
 /// What a purge deletes.

@@ -2,8 +2,8 @@
 //! backends run the same SQL text; only connection set-up differs.
 
 use crate::{
-    AuditEvent, ClientRecord, PurgeCutoffs, Result, SessionRecord, SigningKeyRecord, Store,
-    StoreError, UserRecord,
+    AuditEvent, ClientRecord, PurgeCutoffs, Result, RotateCurrent, SessionRecord, SigningKeyRecord,
+    Store, StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -530,6 +530,28 @@ macro_rules! impl_store {
                     .map_err(db_error)?
                     .rows_affected();
                     Ok(moved == 1)
+                })
+                .await
+            }
+
+            async fn rotate_current(&self, request: &RotateCurrent<'_>) -> Result<Option<SessionRecord>> {
+                retry(|| async move {
+                    sqlx::query_as::<_, SessionRow>(&format!(
+                        "UPDATE sessions SET generation = generation + 1, rotated_at = $1, last_used_at = $1 \
+                         WHERE id = $2 AND generation = $3 AND client_id = $4 AND revoked_at IS NULL \
+                           AND absolute_end > $1 AND rotated_at + $5 > $1 \
+                         RETURNING {SESSION_COLUMNS}"
+                    ))
+                    .bind(request.now)
+                    .bind(request.id.to_string())
+                    .bind(generation(request.generation)?)
+                    .bind(request.client_id)
+                    .bind(request.refresh_ttl)
+                    .fetch_optional(&self.write)
+                    .await
+                    .map_err(db_error)?
+                    .map(SessionRecord::try_from)
+                    .transpose()
                 })
                 .await
             }

@@ -4,14 +4,15 @@ use futures::future::join_all;
 use std::collections::HashSet;
 use symbolon_core::ids::{SessionId, UserId};
 use symbolon_store::{
-    audit_kind, AuditEvent, ClientRecord, PurgeCutoffs, SessionRecord, SigningKeyRecord, Store,
-    StoreError, UserRecord,
+    audit_kind, AuditEvent, ClientRecord, PurgeCutoffs, RotateCurrent, SessionRecord,
+    SigningKeyRecord, Store, StoreError, UserRecord,
 };
 
 crate::conformance!(
     users_are_unique_case_insensitively,
     disabling_a_user_revokes_every_session,
     rotation_is_a_compare_and_swap,
+    the_fast_path_rotates_only_a_current_live_token,
     concurrent_rotations_have_exactly_one_winner,
     revocation_happens_once_with_one_audit_row,
     password_change_keeps_only_the_current_session,
@@ -139,6 +140,85 @@ async fn rotation_is_a_compare_and_swap(store: &dyn Store) {
         "a revoked session never rotates"
     );
     assert!(!store.rotate(&SessionId::generate(), 0, NOW).await.unwrap());
+}
+
+async fn the_fast_path_rotates_only_a_current_live_token(store: &dyn Store) {
+    let (_, s) = with_session(store, "dora").await; // created NOW, absolute end NOW + 1000
+    let req = |generation, client_id, now| RotateCurrent {
+        id: &s.id,
+        generation,
+        client_id,
+        refresh_ttl: 100,
+        now,
+    };
+    assert_eq!(
+        store
+            .rotate_current(&req(0, "other", NOW + 1))
+            .await
+            .unwrap(),
+        None,
+        "wrong client"
+    );
+    assert_eq!(
+        store
+            .rotate_current(&req(0, "symbolon", NOW + 100))
+            .await
+            .unwrap(),
+        None,
+        "idle-expired"
+    );
+    let row = store
+        .rotate_current(&req(0, "symbolon", NOW + 99))
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert_eq!(
+        (row.generation, row.rotated_at, row.last_used_at),
+        (1, NOW + 99, NOW + 99)
+    );
+    assert_eq!(
+        store
+            .rotate_current(&req(0, "symbolon", NOW + 99))
+            .await
+            .unwrap(),
+        None,
+        "stale"
+    );
+    // The token of generation 1 was issued at NOW + 99; the session ends at NOW + 1000.
+    store
+        .rotate_current(&req(1, "symbolon", NOW + 198))
+        .await
+        .unwrap()
+        .expect("rotated");
+    for t in (2..).take(20) {
+        if store
+            .rotate_current(&req(t, "symbolon", NOW + 198 + 99 * (t as i64 - 1)))
+            .await
+            .unwrap()
+            .is_none()
+        {
+            // The absolute end stops the chain however fresh each token is.
+            assert!(
+                NOW + 198 + 99 * (t as i64 - 1) >= NOW + 1000,
+                "generation {t}"
+            );
+            break;
+        }
+    }
+    let (_, revoked) = with_session(store, "eve").await;
+    let event = AuditEvent::new(audit_kind::LOGOUT, NOW);
+    store
+        .revoke_session(&revoked.id, "logout", &event)
+        .await
+        .unwrap();
+    let req = RotateCurrent {
+        id: &revoked.id,
+        generation: 0,
+        client_id: "symbolon",
+        refresh_ttl: 100,
+        now: NOW + 1,
+    };
+    assert_eq!(store.rotate_current(&req).await.unwrap(), None, "revoked");
 }
 
 async fn concurrent_rotations_have_exactly_one_winner(store: &dyn Store) {
