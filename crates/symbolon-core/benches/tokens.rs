@@ -20,6 +20,7 @@ fn claims() -> AccessClaims {
         sid: "IOcDYwJRKwNcb46klB0U_A".into(),
         client_id: "symbolon".into(),
         preferred_username: "alice".into(),
+        nbf: None,
     }
 }
 
@@ -86,5 +87,20 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// One Argon2id hash with the default (OWASP) parameters: the unit of the login target.
+fn password(c: &mut Criterion) {
+    use symbolon_core::ids::Password;
+    use symbolon_core::password::{HashParams, Hasher, Scratch};
+    let hasher = Hasher::new(HashParams::default()).expect("params");
+    let mut scratch = Scratch::default();
+    let password = Password::new("correct horse battery".into());
+    let mut group = c.benchmark_group("argon2id");
+    group.sample_size(20);
+    group.bench_function("hash m=19456 t=2 p=1", |b| {
+        b.iter(|| hasher.hash(&mut scratch, &password))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, password);
 criterion_main!(benches);

@@ -34,6 +34,9 @@ pub struct AccessClaims {
     pub client_id: String,
     /// The username at issue time.
     pub preferred_username: String,
+    /// Not before; symbolon never sets it, but a token that has it is held to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<UnixTime>,
 }
 
 /// How access tokens are checked.
@@ -168,7 +171,7 @@ impl KeySet {
         // Time is checked below against the injected clock, not the library's.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        let data = jsonwebtoken::decode::<WithNbf>(token, key.decoding_key(), &validation)
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key.decoding_key(), &validation)
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind as K;
                 match e.kind() {
@@ -182,26 +185,19 @@ impl KeySet {
                 }
             })?;
         let claims = data.claims;
-        if now > claims.inner.exp + expect.leeway {
+        if now > claims.exp + expect.leeway {
             return Err(TokenError::Expired);
         }
         if claims.nbf.is_some_and(|nbf| nbf > now + expect.leeway) {
             return Err(TokenError::NotYetValid);
         }
-        Ok(claims.inner)
+        Ok(claims)
     }
 }
 
 /// The `kid` a JWT's header names, without verifying anything.
 pub fn header_kid(token: &str) -> Option<String> {
     jsonwebtoken::decode_header(token).ok()?.kid
-}
-
-#[derive(Deserialize)]
-struct WithNbf {
-    #[serde(flatten)]
-    inner: AccessClaims,
-    nbf: Option<UnixTime>,
 }
 
 #[cfg(test)]
@@ -220,6 +216,7 @@ mod tests {
             sid: "s".into(),
             client_id: "symbolon".into(),
             preferred_username: "alice".into(),
+            nbf: None,
         }
     }
 

@@ -297,6 +297,7 @@ fn issue(
         sid: session.id.to_string(),
         client_id: session.client_id.clone(),
         preferred_username: session.username.clone(),
+        nbf: None,
     };
     let keys = state.keys.key_set();
     let access_token = access::issue(keys.current(), &claims)

@@ -19,6 +19,10 @@ use symbolon_core::password::{Hasher, Scratch};
 #[error("too many password checks in progress")]
 pub struct Busy;
 
+/// The niceness of hashing threads (0 is normal, 19 the lowest priority).
+#[cfg(target_os = "linux")]
+const HASH_NICENESS: i32 = 10;
+
 type Job = Box<dyn FnOnce(&Hasher, &mut Scratch) + Send>;
 
 /// The bounded pool of password hashing.
@@ -83,6 +87,11 @@ impl HashPool {
 
 /// One hashing thread: takes jobs until the pool's sender is gone.
 fn work(queue: &Mutex<Receiver<Job>>, hasher: &Hasher) {
+    // A lower priority (nice 10) for hashing: under a login flood the scheduler still
+    // gives the runtime threads, which serve refresh and verification, the CPU first;
+    // hashing takes what is left. Best effort: without the permission, run as is.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASH_NICENESS);
     let mut scratch = Scratch::default();
     loop {
         let next = match queue.lock() {
