@@ -51,11 +51,27 @@ impl std::fmt::Debug for Scratch {
 }
 
 impl Scratch {
-    fn blocks(&mut self, count: usize) -> &mut [Block] {
+    /// Argon2id of `password` and `salt` into `out`, in this buffer. False on a parameter
+    /// or length error.
+    fn argon2id(
+        &mut self,
+        params: &Params,
+        password: &Password,
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> bool {
+        let count = params.block_count();
         if self.0.len() < count {
             self.0.resize(count, Block::default());
         }
-        &mut self.0[..count]
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                salt,
+                out,
+                &mut self.0[..count],
+            )
+            .is_ok()
     }
 }
 
@@ -104,18 +120,8 @@ impl Hasher {
             return String::new();
         };
         let mut out = [0u8; 32];
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
-        let blocks = scratch.blocks(self.params.block_count());
         // Fails only for parameter errors, ruled out in `new`; an empty string never verifies.
-        if argon2
-            .hash_password_into_with_memory(
-                password.expose().as_bytes(),
-                salt_raw,
-                &mut out,
-                blocks,
-            )
-            .is_err()
-        {
+        if !scratch.argon2id(&self.params, password, salt_raw, &mut out) {
             return String::new();
         }
         format!(
@@ -152,18 +158,8 @@ impl Hasher {
         let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else {
             return false;
         };
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let mut out = vec![0u8; expected.len()];
-        let blocks = scratch.blocks(params.block_count());
-        if argon2
-            .hash_password_into_with_memory(
-                password.expose().as_bytes(),
-                salt_raw,
-                &mut out,
-                blocks,
-            )
-            .is_err()
-        {
+        if !scratch.argon2id(&params, password, salt_raw, &mut out) {
             return false;
         }
         let matches: bool = out.as_slice().ct_eq(expected.as_bytes()).into();
