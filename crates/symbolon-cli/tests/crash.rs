@@ -92,3 +92,65 @@ async fn kill_9_mid_load_loses_no_refresh_token_that_was_answered_200() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_request_in_flight_then_stops() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
+    // A deliberately slow password hash, so a login is still running at SIGTERM.
+    let config = write_config(dir.path(), "term", free_port(), &db, "");
+    let slow = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace("argon2_iterations = 1", "argon2_iterations = 20")
+        .replace("argon2_memory_kib = 64", "argon2_memory_kib = 8192");
+    std::fs::write(&config, slow).expect("config");
+    add_user(&config, "carol");
+    let mut server = start_server(&config).await;
+    let http = reqwest::Client::new();
+    let login = tokio::spawn({
+        let (http, url) = (http.clone(), server.url.clone());
+        async move {
+            http.post(format!("{url}/login"))
+                .json(&json!({"username": "carol", "password": PASSWORD}))
+                .send()
+                .await
+        }
+    });
+    // Wait until the login's hash is running: the gauge says so.
+    loop {
+        let metrics = http
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .await
+            .expect("metrics");
+        if metrics
+            .text()
+            .await
+            .expect("text")
+            .contains("symbolon_password_hashes_in_flight 1")
+        {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let pid = server.child.id().expect("pid").to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let response = login
+        .await
+        .expect("task")
+        .expect("the request in flight is answered");
+    assert_eq!(response.status(), 200);
+    let status = server.child.wait().await.expect("exit");
+    assert!(status.success(), "clean exit after SIGTERM: {status}");
+    assert!(
+        http.get(format!("{}/healthz", server.url))
+            .send()
+            .await
+            .is_err(),
+        "no longer listening"
+    );
+}
