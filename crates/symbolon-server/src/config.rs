@@ -323,11 +323,21 @@ fn describe(e: figment::Error) -> String {
     e.into_iter()
         .map(|e| {
             let key = e.path.join(".");
-            let source = e
-                .metadata
-                .as_ref()
-                .map(|m| m.name.to_string())
-                .unwrap_or_default();
+            // Name the exact variable rather than figment's "`SYMBOLON_` environment
+            // variable(s)", and the file with its path.
+            let source = match e.metadata.as_ref() {
+                Some(m) if m.name.contains("environment") => {
+                    format!(
+                        "from the environment variable SYMBOLON_{}",
+                        key.to_uppercase()
+                    )
+                }
+                Some(m) => match &m.source {
+                    Some(figment::Source::File(path)) => format!("in {}", path.display()),
+                    _ => format!("from {}", m.name),
+                },
+                None => String::new(),
+            };
             if key.is_empty() {
                 format!("{} ({source})", e.kind)
             } else {
