@@ -111,7 +111,12 @@ pub async fn run(cmd: SessionCommand) -> ExitCode {
             let login_required = e
                 .chain()
                 .filter_map(|c| c.downcast_ref::<Error>())
-                .any(|e| matches!(e, Error::LoginRequired | Error::Corrupt { .. }));
+                .any(|e| {
+                    matches!(
+                        e,
+                        Error::LoginRequired | Error::Corrupt { .. } | Error::CorruptRecord { .. }
+                    )
+                });
             eprintln!("error: {e:#}");
             if login_required {
                 eprintln!("log in again with `symbolon login`");

@@ -65,6 +65,15 @@ pub enum Error {
         /// Where the unreadable file now is.
         moved_to: PathBuf,
     },
+    /// A token record in a database store cannot be decrypted (wrong key, or damaged).
+    /// The record is kept as it is; logging in again replaces it.
+    #[error("the tokens of profile {profile} in {path} cannot be decrypted (wrong key or damaged); the record was kept", path = .path.display())]
+    CorruptRecord {
+        /// The database file.
+        path: PathBuf,
+        /// The profile whose record is unreadable.
+        profile: String,
+    },
     /// No key could be obtained from the key provider.
     #[error("token-store key unavailable: {0}")]
     KeyUnavailable(String),

@@ -66,6 +66,8 @@ pub use keys::{
 };
 pub use middleware::AuthMiddleware;
 pub use secret::Secret;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteTokenStore;
 pub use store::{EncryptedFileStore, MemoryStore, StoreLock, TokenStore};
 pub use tokens::StoredTokens;
 

@@ -70,10 +70,6 @@ impl EncryptedFileStore {
         self.path.with_file_name(name)
     }
 
-    fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(self.key.bytes().into())
-    }
-
     fn load_blocking(&self) -> Result<Option<StoredTokens>> {
         let raw = match std::fs::read(&self.path) {
             Ok(raw) => raw,
@@ -85,30 +81,10 @@ impl EncryptedFileStore {
                 ))
             }
         };
-        match self.decrypt(&raw) {
+        match open_record(&self.key, &raw) {
             Some(tokens) => Ok(Some(tokens)),
             None => Err(self.move_aside()),
         }
-    }
-
-    fn decrypt(&self, raw: &[u8]) -> Option<StoredTokens> {
-        if raw.len() < MAGIC.len() + NONCE_LEN || &raw[..MAGIC.len()] != MAGIC {
-            return None;
-        }
-        let (nonce, ciphertext) = raw[MAGIC.len()..].split_at(NONCE_LEN);
-        let mut plain = self
-            .cipher()
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: MAGIC,
-                },
-            )
-            .ok()?;
-        let tokens = serde_json::from_slice(&plain).ok();
-        plain.zeroize();
-        tokens
     }
 
     fn move_aside(&self) -> Error {
@@ -144,24 +120,11 @@ impl EncryptedFileStore {
     fn save_blocking(&self, tokens: &StoredTokens) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir)?;
-        let mut plain = serde_json::to_vec(tokens)
-            .map_err(|e| Error::Protocol(format!("cannot encode tokens: {e}")))?;
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let sealed = self.cipher().encrypt(
-            &nonce,
-            Payload {
-                msg: &plain,
-                aad: MAGIC,
-            },
-        );
-        plain.zeroize();
-        let ciphertext = sealed.map_err(|_| Error::Protocol("encryption failed".into()))?;
+        let record = seal_record(&self.key, tokens)?;
         let tmp = temp_path(&self.path);
         let write = || -> std::io::Result<()> {
             let mut file = private_options().open(&tmp)?;
-            file.write_all(MAGIC)?;
-            file.write_all(&nonce)?;
-            file.write_all(&ciphertext)?;
+            file.write_all(&record)?;
             file.sync_all()?;
             std::fs::rename(&tmp, &self.path)
         };
@@ -191,19 +154,71 @@ impl EncryptedFileStore {
     }
 
     fn lock_blocking(&self) -> Result<StoreLock> {
-        let path = self.lock_path();
-        create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options
-            .open(&path)
-            .map_err(|e| Error::store(format!("cannot open {}", path.display()), e))?;
-        file.lock()
-            .map_err(|e| Error::store(format!("cannot lock {}", path.display()), e))?;
-        Ok(StoreLock::new(FileLock(file)))
+        lock_file(&self.lock_path())
     }
+}
+
+/// Seals `tokens` into a record: `MAGIC || nonce (24 bytes, random) || ciphertext`, the
+/// JSON of the tokens under XChaCha20-Poly1305 with `MAGIC` as associated data.
+pub(crate) fn seal_record(key: &StoreKey, tokens: &StoredTokens) -> Result<Vec<u8>> {
+    let mut plain = serde_json::to_vec(tokens)
+        .map_err(|e| Error::Protocol(format!("cannot encode tokens: {e}")))?;
+    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let sealed = cipher(key).encrypt(
+        &nonce,
+        Payload {
+            msg: &plain,
+            aad: MAGIC,
+        },
+    );
+    plain.zeroize();
+    let ciphertext = sealed.map_err(|_| Error::Protocol("encryption failed".into()))?;
+    let mut record = Vec::with_capacity(MAGIC.len() + NONCE_LEN + ciphertext.len());
+    record.extend_from_slice(MAGIC);
+    record.extend_from_slice(&nonce);
+    record.extend_from_slice(&ciphertext);
+    Ok(record)
+}
+
+/// Opens a record made by [`seal_record`]; `None` when it does not decrypt (wrong key,
+/// damage, another format).
+pub(crate) fn open_record(key: &StoreKey, raw: &[u8]) -> Option<StoredTokens> {
+    if raw.len() < MAGIC.len() + NONCE_LEN || &raw[..MAGIC.len()] != MAGIC {
+        return None;
+    }
+    let (nonce, ciphertext) = raw[MAGIC.len()..].split_at(NONCE_LEN);
+    let mut plain = cipher(key)
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: MAGIC,
+            },
+        )
+        .ok()?;
+    let tokens = serde_json::from_slice(&plain).ok();
+    plain.zeroize();
+    tokens
+}
+
+fn cipher(key: &StoreKey) -> XChaCha20Poly1305 {
+    XChaCha20Poly1305::new(key.bytes().into())
+}
+
+/// Takes an OS lock on `path` (created 0600, its directory 0700, when missing), waiting
+/// for other holders; released when the returned guard is dropped.
+pub(crate) fn lock_file(path: &Path) -> Result<StoreLock> {
+    create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(path)
+        .map_err(|e| Error::store(format!("cannot open {}", path.display()), e))?;
+    file.lock()
+        .map_err(|e| Error::store(format!("cannot lock {}", path.display()), e))?;
+    Ok(StoreLock::new(FileLock(file)))
 }
 
 /// An OS lock on an open file, released on drop (closing the file would release it too).
@@ -215,7 +230,9 @@ impl Drop for FileLock {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Store {

@@ -2,13 +2,19 @@
 //!
 //! One trait, [`TokenStore`], with [`MemoryStore`] (one process, nothing on disk) and
 //! [`EncryptedFileStore`] (XChaCha20-Poly1305, written atomically, mode 0600, with a
-//! cross-process lock so that several processes sharing the file refresh once).
+//! cross-process lock so that several processes sharing the file refresh once), and with
+//! the `sqlite` feature [`SqliteTokenStore`] (several profiles in one SQLite database,
+//! each row sealed like the file store's file).
 
 mod file;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 pub use file::EncryptedFileStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteTokenStore;
 
 use crate::error::Result;
 use crate::tokens::StoredTokens;

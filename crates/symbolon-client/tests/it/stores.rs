@@ -246,3 +246,152 @@ fn choose_key_falls_back_loudly() {
         assert_eq!(choice.warning, None);
     }
 }
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::{mode, sample};
+    use symbolon_client::{Error, SqliteTokenStore, StaticKey, StoreKey, TokenStore};
+
+    fn contains(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
+    #[tokio::test]
+    async fn sqlite_store_round_trips() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("tokens.db");
+        let store = SqliteTokenStore::new(&path, "default", StoreKey::generate())
+            .await
+            .expect("open");
+        assert_eq!(store.load().await.expect("load"), None);
+        store.save(&sample(1)).await.expect("save");
+        assert_eq!(store.load().await.expect("load"), Some(sample(1)));
+        store.save(&sample(2)).await.expect("save again");
+        assert_eq!(store.load().await.expect("load"), Some(sample(2)));
+        assert!(store.lock().await.expect("lock").is_some());
+        assert!(dir.path().join("tokens.db.default.lock").exists());
+    }
+
+    #[tokio::test]
+    async fn sqlite_store_keeps_two_profiles_in_one_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("tokens.db");
+        let key = StoreKey::generate();
+        let work = SqliteTokenStore::open(&path, "work", &StaticKey(key.clone()))
+            .await
+            .expect("open");
+        let home = SqliteTokenStore::new(&path, "home", key)
+            .await
+            .expect("open");
+        work.save(&sample(1)).await.expect("save");
+        home.save(&sample(2)).await.expect("save");
+        assert_eq!(work.load().await.expect("load"), Some(sample(1)));
+        assert_eq!(home.load().await.expect("load"), Some(sample(2)));
+        let other = work.with_profile("other").expect("profile");
+        assert_eq!(other.load().await.expect("load"), None);
+        assert!(SqliteTokenStore::new(&path, "../x", StoreKey::generate())
+            .await
+            .is_err());
+        // The two profiles lock independently.
+        let _w = work.lock().await.expect("lock");
+        let _h = home.lock().await.expect("lock");
+    }
+
+    #[tokio::test]
+    async fn sqlite_store_clear_removes_only_its_profile() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("tokens.db");
+        let key = StoreKey::generate();
+        let a = SqliteTokenStore::new(&path, "a", key.clone())
+            .await
+            .expect("open");
+        let b = a.with_profile("b").expect("profile");
+        a.save(&sample(1)).await.expect("save");
+        b.save(&sample(2)).await.expect("save");
+        a.clear().await.expect("clear");
+        a.clear().await.expect("clear twice");
+        assert_eq!(a.load().await.expect("load"), None);
+        assert_eq!(b.load().await.expect("load"), Some(sample(2)));
+    }
+
+    #[tokio::test]
+    async fn sqlite_store_has_no_token_bytes_in_clear_and_is_0600() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("private").join("tokens.db");
+        let store = SqliteTokenStore::new(&path, "default", StoreKey::generate())
+            .await
+            .expect("open");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().expect("dir")), 0o700);
+        store.save(&sample(5)).await.expect("save");
+
+        let wal = dir.path().join("private").join("tokens.db-wal");
+        assert!(wal.exists(), "WAL mode");
+        let mut raw = std::fs::read(&path).expect("db");
+        raw.extend(std::fs::read(&wal).expect("wal"));
+        assert!(contains(&raw, "SYMBTOK1"), "the sealed record is there");
+        for needle in [
+            sample(5).refresh_token.expose(),
+            sample(5).access_token.expose(),
+            "refresh-token",
+            "session-5",
+        ] {
+            assert!(!contains(&raw, needle), "{needle} in clear");
+        }
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&wal), 0o600);
+    }
+
+    #[tokio::test]
+    async fn sqlite_store_reports_a_corrupt_row_and_keeps_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("tokens.db");
+        let store = SqliteTokenStore::new(&path, "default", StoreKey::generate())
+            .await
+            .expect("open");
+        store.save(&sample(1)).await.expect("save");
+
+        // Flip the last byte of the sealed value (the Poly1305 tag).
+        let pool = sqlx::SqlitePool::connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+        )
+        .await
+        .expect("connect");
+        let (sealed,): (Vec<u8>,) =
+            sqlx::query_as("SELECT sealed FROM tokens WHERE profile = 'default'")
+                .fetch_one(&pool)
+                .await
+                .expect("row");
+        let mut damaged = sealed.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 1;
+        sqlx::query("UPDATE tokens SET sealed = ? WHERE profile = 'default'")
+            .bind(&damaged)
+            .execute(&pool)
+            .await
+            .expect("damage");
+
+        let err = store.load().await.expect_err("damaged");
+        assert!(matches!(err, Error::CorruptRecord { .. }), "{err:?}");
+        let err = store.load().await.expect_err("still damaged");
+        assert!(matches!(err, Error::CorruptRecord { .. }), "{err:?}");
+        let (kept,): (Vec<u8>,) =
+            sqlx::query_as("SELECT sealed FROM tokens WHERE profile = 'default'")
+                .fetch_one(&pool)
+                .await
+                .expect("the row is kept");
+        assert_eq!(kept, damaged);
+
+        // A wrong key is reported the same way.
+        let err = SqliteTokenStore::new(&path, "default", StoreKey::generate())
+            .await
+            .expect("open")
+            .load()
+            .await
+            .expect_err("wrong key");
+        assert!(matches!(err, Error::CorruptRecord { .. }), "{err:?}");
+        pool.close().await;
+    }
+}
