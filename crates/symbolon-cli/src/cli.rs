@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[command(
     name = "symbolon",
     version,
-    after_help = "Examples:\n  symbolon serve\n  echo 'correct horse battery' | symbolon user add alice --password-stdin\n  symbolon --config symbolon.toml keys rotate"
+    after_help = "Examples:\n  symbolon serve\n  echo 'correct horse battery' | symbolon user add alice --password-stdin\n  symbolon --config symbolon.toml keys rotate\n  symbolon login --server http://127.0.0.1:8080 --username alice\n  symbolon request GET http://127.0.0.1:8080/me"
 )]
 pub struct Cli {
     /// TOML configuration file (keys as in the contract; SYMBOLON_<KEY> variables and flags override it).
