@@ -6,30 +6,19 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// Runs `symbolon ARGS...` as a client with its own directory and `stdin`.
 fn client(dir: &Path, args: &[&str], stdin: &str, passphrase: Option<&str>) -> Output {
-    use std::io::Write;
     let mut command = Command::new(BIN);
     command
         .args(args)
         .env("SYMBOLON_CLIENT_DIR", dir)
-        .env_remove("SYMBOLON_PASSPHRASE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove("SYMBOLON_PASSPHRASE");
     if let Some(p) = passphrase {
         command.env("SYMBOLON_PASSPHRASE", p);
     }
-    let mut child = command.spawn().expect("spawn symbolon");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin");
-    child.wait_with_output().expect("symbolon ran")
+    output(command, stdin)
 }
 
 fn ok(output: &Output) -> String {

@@ -9,7 +9,7 @@
 //! hashing holds threads × memory, no more.
 
 use crate::metrics::Metrics;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use symbolon_core::ids::Password;
 use symbolon_core::password::{Hasher, Scratch};
@@ -60,9 +60,8 @@ impl HashPool {
             gauge.dec();
             let _ = done.send(out);
         });
-        self.jobs.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) | TrySendError::Disconnected(_) => Busy,
-        })?;
+        // Full (too many waiting) or disconnected (shutting down): either way, not now.
+        self.jobs.try_send(job).map_err(|_| Busy)?;
         result.await.map_err(|_| Busy)
     }
 

@@ -63,7 +63,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         keep: Option<&SessionId>,
         now: UnixTime,
     ) -> Result<()>;
-    /// Disables a user and revokes all of their sessions. False if no such user.
+    /// Disables a user and revokes all of their sessions. False if there is no such user
+    /// or it was disabled already.
     async fn disable_user(&self, user: &UserId, now: UnixTime) -> Result<bool>;
 
     /// Adds an OAuth client; [`StoreError::Conflict`] when the id is taken.

@@ -70,12 +70,9 @@ pub async fn start_server(config: &Path) -> Server {
     panic!("symbolon serve exited before listening");
 }
 
-/// Runs `symbolon --config CONFIG ARGS...` with `stdin`, asserts success, returns stdout.
-pub fn run(config: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = std::process::Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
+/// Runs a prepared `symbolon` command with `stdin` piped in and its output captured.
+pub fn output(mut command: std::process::Command, stdin: &str) -> std::process::Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -87,7 +84,14 @@ pub fn run(config: &Path, args: &[&str], stdin: &str) -> String {
         .expect("stdin")
         .write_all(stdin.as_bytes())
         .expect("stdin");
-    let output = child.wait_with_output().expect("symbolon ran");
+    child.wait_with_output().expect("symbolon ran")
+}
+
+/// Runs `symbolon --config CONFIG ARGS...` with `stdin`, asserts success, returns stdout.
+pub fn run(config: &Path, args: &[&str], stdin: &str) -> String {
+    let mut command = std::process::Command::new(BIN);
+    command.arg("--config").arg(config).args(args);
+    let output = output(command, stdin);
     assert!(
         output.status.success(),
         "symbolon {args:?}: {}",

@@ -61,13 +61,7 @@ impl EncryptedFileStore {
     }
 
     fn lock_path(&self) -> PathBuf {
-        let mut name = self
-            .path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(".lock");
-        self.path.with_file_name(name)
+        sibling(&self.path, ".lock")
     }
 
     fn load_blocking(&self) -> Result<Option<StoredTokens>> {
@@ -262,4 +256,15 @@ impl TokenStore for EncryptedFileStore {
         let this = self.clone();
         blocking(move || this.lock_blocking()).await.map(Some)
     }
+}
+
+/// `path` with `suffix` appended to its file name (`tokens` → `tokens.lock`), in the same
+/// directory: lock files sit beside what they guard.
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
 }

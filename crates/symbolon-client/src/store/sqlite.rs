@@ -120,13 +120,7 @@ impl SqliteTokenStore {
     }
 
     fn lock_path(&self) -> PathBuf {
-        let mut name = self
-            .path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(format!(".{}.lock", self.profile));
-        self.path.with_file_name(name)
+        super::file::sibling(&self.path, &format!(".{}.lock", self.profile))
     }
 }
 
