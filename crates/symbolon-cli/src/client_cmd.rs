@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use symbolon_client::reqwest::{self, Method};
-use symbolon_client::{choose_key, Client, EncryptedFileStore, Error, LogoutScope, Secret};
+use symbolon_client::{
+    choose_key_from, Client, EncryptedFileStore, Error, Keyring, LogoutScope, Secret,
+};
 
 /// Exit code: the session is over for good; log in again (contract §3).
 const LOGIN_REQUIRED: u8 = 3;
@@ -353,7 +355,7 @@ fn store_for(dir: &Path, profile: &str) -> anyhow::Result<EncryptedFileStore> {
         .ok()
         .filter(|p| !p.is_empty())
         .map(Secret::new);
-    let choice = choose_key(dir, profile, passphrase)?;
+    let choice = choose_key_from(&keyrings_from_env()?, dir, profile, passphrase)?;
     if let Some(warning) = &choice.warning {
         eprintln!("{warning}");
     }
@@ -361,6 +363,20 @@ fn store_for(dir: &Path, profile: &str) -> anyhow::Result<EncryptedFileStore> {
         dir.join(format!("{profile}.tokens")),
         choice.key,
     ))
+}
+
+/// The keyrings `SYMBOLON_KEYRING` allows: `auto` (the default: the platform's keyring,
+/// then on Linux the kernel keyring), `platform`, `kernel`, or `off` (straight to the
+/// passphrase or key-file fallback, which says so on stderr).
+fn keyrings_from_env() -> anyhow::Result<Vec<Keyring>> {
+    let value = std::env::var("SYMBOLON_KEYRING").unwrap_or_default();
+    Ok(match value.trim() {
+        "" | "auto" => Keyring::preferred().to_vec(),
+        "platform" => vec![Keyring::Platform],
+        "kernel" => vec![Keyring::Kernel],
+        "off" => Vec::new(),
+        other => bail!("SYMBOLON_KEYRING: {other:?} is not one of auto, platform, kernel, off"),
+    })
 }
 
 fn client_dir() -> anyhow::Result<PathBuf> {

@@ -14,6 +14,9 @@ fn client(dir: &Path, args: &[&str], stdin: &str, passphrase: Option<&str>) -> O
     command
         .args(args)
         .env("SYMBOLON_CLIENT_DIR", dir)
+        // These tests are about the fallbacks (and must not leave keys in the keyrings of
+        // the machine that runs them); tests/keyring.rs tests the keyrings.
+        .env("SYMBOLON_KEYRING", "off")
         .env_remove("SYMBOLON_PASSPHRASE");
     if let Some(p) = passphrase {
         command.env("SYMBOLON_PASSPHRASE", p);

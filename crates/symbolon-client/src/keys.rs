@@ -5,6 +5,7 @@
 //! when it had to fall back to something weaker (see [`choose_key`]).
 
 use crate::error::{Error, Result};
+use crate::keyring::Keyring;
 use crate::secret::Secret;
 use base64::Engine;
 use rand::RngCore;
@@ -203,35 +204,55 @@ pub struct KeyChoice {
     pub key: StoreKey,
     /// Where it came from.
     pub protection: Protection,
-    /// Set when the choice is weaker than an OS keyring: say it (a CLI prints it on
-    /// stderr). Never silently dropped.
+    /// The keyring that holds the key, when one does.
+    pub keyring: Option<Keyring>,
+    /// Set when the choice is weaker than an OS keyring, or when the key was just put in
+    /// a keyring that forgets it at restart: say it (a CLI prints it on stderr). Never
+    /// silently dropped.
     pub warning: Option<String>,
 }
 
-/// The usual chain for a token file named `name` in `dir`: the OS keyring (with the
-/// `keyring` feature, probed with a timeout), else `passphrase` (Argon2id, salt in
-/// `dir/NAME.salt`), else a key file `dir/NAME.key` (0600). The two fallbacks come with a
-/// [`KeyChoice::warning`].
+/// The usual chain for a token file named `name` in `dir`: [`choose_key_from`] with the
+/// platform's [`Keyring::preferred`] keyrings.
 pub fn choose_key(dir: &Path, name: &str, passphrase: Option<Secret>) -> Result<KeyChoice> {
-    #[cfg(feature = "keyring")]
-    let unavailable = match crate::keyring::get_or_create(name) {
-        Ok(key) => {
+    choose_key_from(Keyring::preferred(), dir, name, passphrase)
+}
+
+/// The key for a token file named `name` in `dir`, from the first of `keyrings` that
+/// works (each probed with a timeout; the key is created there when missing), else from
+/// `passphrase` (Argon2id, salt in `dir/NAME.salt`), else from a key file `dir/NAME.key`
+/// (0600). The two fallbacks come with a [`KeyChoice::warning`] that says why no keyring
+/// was used; so does a key just created in a keyring that forgets it at restart.
+pub fn choose_key_from(
+    keyrings: &[Keyring],
+    dir: &Path,
+    name: &str,
+    passphrase: Option<Secret>,
+) -> Result<KeyChoice> {
+    let unavailable = match crate::keyring::get_or_create_key(keyrings, name) {
+        Ok(found) => {
+            let warning = (found.created && !found.keyring.survives_restart()).then(|| {
+                format!(
+                    "note: the token file's key was put in the {}: in memory only, never on disk, and gone when the machine restarts (log in again then)",
+                    found.keyring.name()
+                )
+            });
             return Ok(KeyChoice {
-                key,
+                key: found.key,
                 protection: Protection::Keystore,
-                warning: None,
-            })
+                keyring: Some(found.keyring),
+                warning,
+            });
         }
         Err(why) => why,
     };
-    #[cfg(not(feature = "keyring"))]
-    let unavailable = "this build has no OS keyring support (cargo feature `keyring`)".to_owned();
 
     if let Some(passphrase) = passphrase {
         let provider = PassphraseKey::new(passphrase, dir.join(format!("{name}.salt")));
         return Ok(KeyChoice {
             key: provider.key()?,
             protection: Protection::Passphrase,
+            keyring: None,
             warning: Some(format!(
                 "warning: no OS keyring ({unavailable}); the token file's key is derived from SYMBOLON_PASSPHRASE, so the tokens are only as safe as that passphrase"
             )),
@@ -242,6 +263,7 @@ pub fn choose_key(dir: &Path, name: &str, passphrase: Option<Secret>) -> Result<
     Ok(KeyChoice {
         key: provider.key()?,
         protection: Protection::KeyFile,
+        keyring: None,
         warning: Some(format!(
             "warning: no OS keyring ({unavailable}); the token file's key is in {} (mode 0600): weaker protection, anyone who can read your files can use your tokens. Set SYMBOLON_PASSPHRASE to use a passphrase instead",
             path.display()

@@ -51,8 +51,7 @@
 mod client;
 mod error;
 pub mod expiry;
-#[cfg(feature = "keyring")]
-mod keyring;
+pub mod keyring;
 mod keys;
 mod middleware;
 mod secret;
@@ -61,8 +60,10 @@ mod tokens;
 
 pub use client::{Client, ClientBuilder, LogoutScope, TokenEvent};
 pub use error::{Error, Result};
+pub use keyring::{Keyring, KeyringTokenStore};
 pub use keys::{
-    choose_key, KeyChoice, KeyFile, KeyProvider, PassphraseKey, Protection, StaticKey, StoreKey,
+    choose_key, choose_key_from, KeyChoice, KeyFile, KeyProvider, PassphraseKey, Protection,
+    StaticKey, StoreKey,
 };
 pub use middleware::AuthMiddleware;
 pub use secret::Secret;

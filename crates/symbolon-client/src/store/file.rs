@@ -11,10 +11,46 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroize;
 
-/// The file's first bytes: format name and version. Also the AEAD's associated data,
-/// so a file of another version cannot be passed off as this one.
-const MAGIC: &[u8; 8] = b"SYMBTOK1";
+/// A record's first bytes: format name and version. Also part of the AEAD's associated
+/// data, so a record of one version cannot be passed off as another.
+///
+/// Version 1 (the token file) binds nothing else; version 2 (a row of
+/// [`SqliteTokenStore`](crate::SqliteTokenStore)) also binds the row's profile name, so
+/// whoever can write the database cannot swap two profiles' tokens unnoticed.
+const MAGIC_V1: &[u8; 8] = b"SYMBTOK1";
+const MAGIC_V2: &[u8; 8] = b"SYMBTOK2";
+const MAGIC_LEN: usize = 8;
 const NONCE_LEN: usize = 24;
+
+/// What a sealed record is bound to, besides its key.
+#[derive(Clone, Copy)]
+pub(crate) enum Binding<'a> {
+    /// A token file (format 1): bound to nothing else; a file may be moved or renamed.
+    File,
+    /// A profile's row in a shared database (format 2): bound to the profile name.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    Profile(&'a str),
+}
+
+impl Binding<'_> {
+    fn magic(&self) -> &'static [u8; MAGIC_LEN] {
+        match self {
+            Binding::File => MAGIC_V1,
+            Binding::Profile(_) => MAGIC_V2,
+        }
+    }
+
+    /// The associated data: the magic, then (format 2) the profile name. Profile names
+    /// cannot contain a NUL, so the NUL separator keeps the encoding unambiguous.
+    fn aad(&self) -> Vec<u8> {
+        let mut aad = self.magic().to_vec();
+        if let Binding::Profile(profile) = self {
+            aad.push(0);
+            aad.extend_from_slice(profile.as_bytes());
+        }
+        aad
+    }
+}
 
 /// Tokens in a file encrypted with XChaCha20-Poly1305.
 ///
@@ -75,7 +111,7 @@ impl EncryptedFileStore {
                 ))
             }
         };
-        match open_record(&self.key, &raw) {
+        match open_record(&self.key, Binding::File, &raw) {
             Some(tokens) => Ok(Some(tokens)),
             None => Err(self.move_aside()),
         }
@@ -114,7 +150,7 @@ impl EncryptedFileStore {
     fn save_blocking(&self, tokens: &StoredTokens) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir)?;
-        let record = seal_record(&self.key, tokens)?;
+        let record = seal_record(&self.key, Binding::File, tokens)?;
         let tmp = temp_path(&self.path);
         let write = || -> std::io::Result<()> {
             let mut file = private_options().open(&tmp)?;
@@ -153,8 +189,12 @@ impl EncryptedFileStore {
 }
 
 /// Seals `tokens` into a record: `MAGIC || nonce (24 bytes, random) || ciphertext`, the
-/// JSON of the tokens under XChaCha20-Poly1305 with `MAGIC` as associated data.
-pub(crate) fn seal_record(key: &StoreKey, tokens: &StoredTokens) -> Result<Vec<u8>> {
+/// JSON of the tokens under XChaCha20-Poly1305 with `binding`'s associated data.
+pub(crate) fn seal_record(
+    key: &StoreKey,
+    binding: Binding<'_>,
+    tokens: &StoredTokens,
+) -> Result<Vec<u8>> {
     let mut plain = serde_json::to_vec(tokens)
         .map_err(|e| Error::Protocol(format!("cannot encode tokens: {e}")))?;
     let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
@@ -162,31 +202,36 @@ pub(crate) fn seal_record(key: &StoreKey, tokens: &StoredTokens) -> Result<Vec<u
         &nonce,
         Payload {
             msg: &plain,
-            aad: MAGIC,
+            aad: &binding.aad(),
         },
     );
     plain.zeroize();
     let ciphertext = sealed.map_err(|_| Error::Protocol("encryption failed".into()))?;
-    let mut record = Vec::with_capacity(MAGIC.len() + NONCE_LEN + ciphertext.len());
-    record.extend_from_slice(MAGIC);
+    let mut record = Vec::with_capacity(MAGIC_LEN + NONCE_LEN + ciphertext.len());
+    record.extend_from_slice(binding.magic());
     record.extend_from_slice(&nonce);
     record.extend_from_slice(&ciphertext);
     Ok(record)
 }
 
-/// Opens a record made by [`seal_record`]; `None` when it does not decrypt (wrong key,
-/// damage, another format).
-pub(crate) fn open_record(key: &StoreKey, raw: &[u8]) -> Option<StoredTokens> {
-    if raw.len() < MAGIC.len() + NONCE_LEN || &raw[..MAGIC.len()] != MAGIC {
+/// Opens a record made by [`seal_record`] with the same `binding`; `None` when it does
+/// not decrypt (wrong key, damage, another format, another profile's record).
+pub(crate) fn open_record(
+    key: &StoreKey,
+    binding: Binding<'_>,
+    raw: &[u8],
+) -> Option<StoredTokens> {
+    let (magic, rest) = raw.split_at_checked(MAGIC_LEN)?;
+    if magic != binding.magic() || rest.len() < NONCE_LEN {
         return None;
     }
-    let (nonce, ciphertext) = raw[MAGIC.len()..].split_at(NONCE_LEN);
+    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
     let mut plain = cipher(key)
         .decrypt(
             XNonce::from_slice(nonce),
             Payload {
                 msg: ciphertext,
-                aad: MAGIC,
+                aad: &binding.aad(),
             },
         )
         .ok()?;

@@ -4,7 +4,8 @@
 //! [`EncryptedFileStore`] (XChaCha20-Poly1305, written atomically, mode 0600, with a
 //! cross-process lock so that several processes sharing the file refresh once), and with
 //! the `sqlite` feature [`SqliteTokenStore`] (several profiles in one SQLite database,
-//! each row sealed like the file store's file).
+//! each row sealed like the file store's file). [`KeyringTokenStore`](crate::KeyringTokenStore)
+//! keeps them in an OS keyring entry.
 
 mod file;
 mod memory;
@@ -12,6 +13,7 @@ mod memory;
 mod sqlite;
 
 pub use file::EncryptedFileStore;
+pub(crate) use file::{blocking, lock_file};
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteTokenStore;

@@ -3,16 +3,17 @@
 //! One database file holds the tokens of several profiles side by side, in a table
 //! `tokens(profile TEXT PRIMARY KEY, sealed BLOB NOT NULL, updated_at INTEGER NOT NULL)`.
 //!
-//! Each row's `sealed` value is the very record that [`EncryptedFileStore`] writes to its
+//! Each row's `sealed` value is a record like the one [`EncryptedFileStore`] writes to its
 //! file: `MAGIC || nonce || ciphertext`, the tokens under XChaCha20-Poly1305 with a key from
-//! a [`KeyProvider`]. No token bytes are in clear in the database, its WAL or its journal:
+//! a [`KeyProvider`]; a row's record (format 2) also binds the profile name as associated
+//! data, so a row copied to another profile does not decrypt. No token bytes are in clear in the database, its WAL or its journal:
 //! the protection SQLCipher would give to the values, without linking a second SQLite
 //! build (`libsqlite3-sys` is linked once, by `sqlx`). The profile names and the times of
 //! the last writes are in clear.
 //!
 //! [`EncryptedFileStore`]: crate::EncryptedFileStore
 
-use super::file::{blocking, lock_file, open_record, seal_record};
+use super::file::{blocking, lock_file, open_record, seal_record, Binding};
 use super::{StoreLock, TokenStore};
 use crate::error::{Error, Result};
 use crate::keys::{create_private_dir, KeyProvider, StoreKey};
@@ -29,8 +30,8 @@ use std::time::Duration;
 /// - [`save`](TokenStore::save) is one `INSERT … ON CONFLICT(profile) DO UPDATE`;
 ///   [`clear`](TokenStore::clear) deletes the profile's row.
 /// - Values are sealed as [`EncryptedFileStore`](crate::EncryptedFileStore) seals its
-///   file (see the module documentation).
-/// - A row that does not decrypt (wrong key, damage) is reported as
+///   file, bound to the profile name (see the module documentation).
+/// - A row that does not decrypt (wrong key, damage, another profile's row) is reported as
 ///   [`Error::CorruptRecord`]: the row is left where it is and never deleted by the
 ///   store; it stays until the next `save` or `clear` replaces it.
 /// - [`lock`](TokenStore::lock) takes an OS file lock on `DB.PROFILE.lock`, so processes
@@ -182,7 +183,7 @@ impl TokenStore for SqliteTokenStore {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        match open_record(&self.key, &sealed) {
+        match open_record(&self.key, Binding::Profile(&self.profile), &sealed) {
             Some(tokens) => Ok(Some(tokens)),
             None => {
                 tracing::warn!(path = %self.path.display(), profile = %self.profile, "stored tokens cannot be decrypted; the row is kept");
@@ -195,7 +196,7 @@ impl TokenStore for SqliteTokenStore {
     }
 
     async fn save(&self, tokens: &StoredTokens) -> Result<()> {
-        let sealed = seal_record(&self.key, tokens)?;
+        let sealed = seal_record(&self.key, Binding::Profile(&self.profile), tokens)?;
         sqlx::query(
             "INSERT INTO tokens (profile, sealed, updated_at) VALUES (?, ?, ?) \
              ON CONFLICT(profile) DO UPDATE SET \

@@ -3,7 +3,13 @@
 
 mod helpers;
 
+#[path = "../support/keyring_cases.rs"]
+mod keyring_cases;
+#[path = "../support/secret_service.rs"]
+mod secret_service;
+
 mod failures;
+mod keyrings;
 mod processes;
 mod refresh;
 mod stores;

@@ -168,6 +168,61 @@ async fn a_second_401_after_a_fresh_token_is_returned_without_a_loop() {
     );
 }
 
+/// A streamed body cannot be sent twice: its `invalid_token` 401 goes back to the caller
+/// and nothing is refreshed, through `send` and through the middleware alike.
+#[tokio::test]
+async fn an_unreplayable_body_is_not_retried() {
+    let server = spawn_server().await;
+    let stranger = spawn_server().await;
+    let client = server.client();
+    client.login(ALICE, PASSWORD).await.expect("login");
+    let streamed = || {
+        let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
+            Ok(r#"{"current_password":"#),
+            Ok(r#""x","new_password":"y"}"#),
+        ];
+        reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+    };
+    let url = format!("{}/password", stranger.url);
+
+    let request = client
+        .http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(streamed());
+    let response = client.send(request).await.expect("send");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(is_invalid_token(&response), "the server's own 401");
+
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(client.middleware())
+        .build();
+    let response = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(streamed())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(is_invalid_token(&response), "the server's own 401");
+
+    assert_eq!(
+        client.refresh_requests(),
+        0,
+        "no refresh for a body that cannot be replayed"
+    );
+    assert_eq!(server.refreshes("rotated"), 0);
+}
+
+fn is_invalid_token(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("invalid_token"))
+}
+
 #[tokio::test]
 async fn access_token_is_refreshed_first_when_due() {
     let server = spawn_server().await;

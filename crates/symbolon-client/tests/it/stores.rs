@@ -2,8 +2,8 @@
 
 use std::path::Path;
 use symbolon_client::{
-    EncryptedFileStore, Error, KeyFile, KeyProvider, MemoryStore, PassphraseKey, Secret, StoreKey,
-    StoredTokens, TokenStore,
+    choose_key_from, EncryptedFileStore, Error, KeyFile, KeyProvider, MemoryStore, PassphraseKey,
+    Protection, Secret, StoreKey, StoredTokens, TokenStore,
 };
 
 fn sample(n: u32) -> StoredTokens {
@@ -216,35 +216,31 @@ fn secrets_do_not_show_in_debug() {
     assert!(text.contains("session-7"));
 }
 
-/// Without a working keyring (this build's feature off, or no D-Bus session) the choice
-/// falls back to a key file, and says so; with a passphrase, to Argon2id, and says so.
+/// Without a keyring the choice falls back to a key file, and says so; with a
+/// passphrase, to Argon2id, and says so.
 #[test]
 fn choose_key_falls_back_loudly() {
     let dir = tempfile::tempdir().expect("dir");
-    let started = std::time::Instant::now();
-    let choice = symbolon_client::choose_key(dir.path(), "it-fallback", None).expect("a key");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
-        "the keyring probe is bounded"
-    );
-    if choice.protection == symbolon_client::Protection::KeyFile {
-        let warning = choice.warning.expect("a fallback is announced");
-        assert!(warning.contains("weaker protection"), "{warning}");
-        assert_eq!(mode(&dir.path().join("it-fallback.key")), 0o600);
-        let choice = symbolon_client::choose_key(
-            dir.path(),
-            "it-fallback",
-            Some(Secret::new("pass phrase")),
-        )
-        .expect("key");
-        assert_eq!(choice.protection, symbolon_client::Protection::Passphrase);
-        assert!(choice
-            .warning
-            .expect("announced")
-            .contains("SYMBOLON_PASSPHRASE"));
-    } else {
-        assert_eq!(choice.warning, None);
-    }
+    let choice = choose_key_from(&[], dir.path(), "it-fallback", None).expect("a key");
+    assert_eq!(choice.protection, Protection::KeyFile);
+    assert_eq!(choice.keyring, None);
+    let warning = choice.warning.expect("a fallback is announced");
+    assert!(warning.contains("no OS keyring"), "{warning}");
+    assert!(warning.contains("weaker protection"), "{warning}");
+    assert_eq!(mode(&dir.path().join("it-fallback.key")), 0o600);
+
+    let choice = choose_key_from(
+        &[],
+        dir.path(),
+        "it-fallback",
+        Some(Secret::new("pass phrase")),
+    )
+    .expect("key");
+    assert_eq!(choice.protection, Protection::Passphrase);
+    assert!(choice
+        .warning
+        .expect("announced")
+        .contains("SYMBOLON_PASSPHRASE"));
 }
 
 #[cfg(feature = "sqlite")]
@@ -331,7 +327,7 @@ mod sqlite {
         assert!(wal.exists(), "WAL mode");
         let mut raw = std::fs::read(&path).expect("db");
         raw.extend(std::fs::read(&wal).expect("wal"));
-        assert!(contains(&raw, "SYMBTOK1"), "the sealed record is there");
+        assert!(contains(&raw, "SYMBTOK2"), "the sealed record is there");
         for needle in [
             sample(5).refresh_token.expose(),
             sample(5).access_token.expose(),
@@ -345,6 +341,50 @@ mod sqlite {
     }
 
     #[tokio::test]
+    async fn sqlite_store_refuses_a_row_moved_to_another_profile() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("tokens.db");
+        let work = SqliteTokenStore::new(&path, "work", StoreKey::generate())
+            .await
+            .expect("open");
+        let home = work.with_profile("home").expect("profile");
+        work.save(&sample(1)).await.expect("save");
+        home.save(&sample(2)).await.expect("save");
+
+        // Someone who can write the database swaps the two rows' sealed values.
+        let pool = raw_pool(&path).await;
+        let sealed = |profile: &'static str| {
+            sqlx::query_scalar::<_, Vec<u8>>("SELECT sealed FROM tokens WHERE profile = ?")
+                .bind(profile)
+                .fetch_one(&pool)
+        };
+        let (of_work, of_home) = (
+            sealed("work").await.expect("row"),
+            sealed("home").await.expect("row"),
+        );
+        for (profile, value) in [("work", of_home), ("home", of_work)] {
+            sqlx::query("UPDATE tokens SET sealed = ? WHERE profile = ?")
+                .bind(value)
+                .bind(profile)
+                .execute(&pool)
+                .await
+                .expect("swap");
+        }
+        pool.close().await;
+
+        for store in [&work, &home] {
+            let err = store.load().await.expect_err("swapped row");
+            assert!(matches!(err, Error::CorruptRecord { .. }), "{err:?}");
+        }
+    }
+
+    async fn raw_pool(path: &std::path::Path) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(path))
+            .await
+            .expect("connect")
+    }
+
+    #[tokio::test]
     async fn sqlite_store_reports_a_corrupt_row_and_keeps_it() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("tokens.db");
@@ -354,11 +394,7 @@ mod sqlite {
         store.save(&sample(1)).await.expect("save");
 
         // Flip the last byte of the sealed value (the Poly1305 tag).
-        let pool = sqlx::SqlitePool::connect_with(
-            sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
-        )
-        .await
-        .expect("connect");
+        let pool = raw_pool(&path).await;
         let (sealed,): (Vec<u8>,) =
             sqlx::query_as("SELECT sealed FROM tokens WHERE profile = 'default'")
                 .fetch_one(&pool)
