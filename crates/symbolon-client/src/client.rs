@@ -179,17 +179,34 @@ impl std::fmt::Debug for Inner {
 #[derive(Default)]
 struct Current {
     generation: u64,
-    live: Option<Live>,
+    /// Shared, so that a request's look at the tokens is one reference count.
+    live: Option<Arc<Live>>,
 }
 
-#[derive(Clone)]
 struct Live {
-    access: Arc<Secret>,
     stored: StoredTokens,
     expiry: Expiry,
+    /// `Bearer ACCESS`, built once per token (marked sensitive): a request clones it
+    /// instead of formatting and validating the token again. `None` when the token is
+    /// not a valid header value (reported when a request needs it).
+    bearer: Option<HeaderValue>,
 }
 
 impl Live {
+    fn new(stored: StoredTokens, expiry: Expiry) -> Live {
+        let bearer =
+            HeaderValue::from_str(&format!("Bearer {}", stored.access_token.expose())).ok();
+        let bearer = bearer.map(|mut value| {
+            value.set_sensitive(true);
+            value
+        });
+        Live {
+            stored,
+            expiry,
+            bearer,
+        }
+    }
+
     fn from_stored(stored: StoredTokens, now: Instant) -> Live {
         let expiry = Expiry::from_stamps(
             Duration::from_secs(stored.expires_in),
@@ -197,11 +214,7 @@ impl Live {
             now,
             BootStamp::now().as_ref(),
         );
-        Live {
-            access: Arc::new(stored.access_token.clone()),
-            stored,
-            expiry,
-        }
+        Live::new(stored, expiry)
     }
 }
 
@@ -209,7 +222,18 @@ impl Live {
 #[derive(Clone)]
 pub(crate) struct Token {
     pub(crate) generation: u64,
-    pub(crate) access: Arc<Secret>,
+    live: Arc<Live>,
+}
+
+impl Token {
+    fn new(generation: u64, live: Arc<Live>) -> Token {
+        Token { generation, live }
+    }
+
+    /// The access token.
+    pub(crate) fn access(&self) -> &Secret {
+        &self.live.stored.access_token
+    }
 }
 
 #[derive(Deserialize)]
@@ -269,7 +293,7 @@ impl Client {
     /// The current session id, if logged in (reads the store on first use).
     pub async fn session_id(&self) -> Result<Option<String>> {
         self.ensure_loaded().await?;
-        Ok(self.snapshot().1.map(|l| l.stored.session_id))
+        Ok(self.snapshot().1.map(|l| l.stored.session_id.clone()))
     }
 
     /// Logs in with `POST /login` and stores the tokens.
@@ -346,7 +370,7 @@ impl Client {
 
     /// A valid access token, refreshed first when it expires within the margin.
     pub async fn access_token(&self) -> Result<String> {
-        Ok(self.token().await?.access.expose().to_owned())
+        Ok(self.token().await?.access().expose().to_owned())
     }
 
     /// Refreshes now, whatever the expiry (still one refresh for concurrent callers).
@@ -374,7 +398,7 @@ impl Client {
         let response = self
             .inner
             .http
-            .execute(with_bearer(request, &token.access)?)
+            .execute(with_bearer(request, &token)?)
             .await
             .map_err(Error::transport)?;
         if !is_invalid_token(&response) {
@@ -386,7 +410,7 @@ impl Client {
         let fresh = self.refresh_from(token.generation).await?;
         self.inner
             .http
-            .execute(with_bearer(replay, &fresh.access)?)
+            .execute(with_bearer(replay, &fresh)?)
             .await
             .map_err(Error::transport)
     }
@@ -398,12 +422,13 @@ impl Client {
 
     // ---- the refresh dance ----
 
-    fn snapshot(&self) -> (u64, Option<Live>) {
+    fn snapshot(&self) -> (u64, Option<Arc<Live>>) {
         let current = self.inner.current.lock().unwrap_or_else(|p| p.into_inner());
         (current.generation, current.live.clone())
     }
 
-    fn replace(&self, live: Option<Live>) -> u64 {
+    /// Installs new tokens (or none) and returns their generation.
+    fn replace(&self, live: Option<Arc<Live>>) -> u64 {
         let mut current = self.inner.current.lock().unwrap_or_else(|p| p.into_inner());
         current.generation += 1;
         current.live = live;
@@ -416,7 +441,7 @@ impl Client {
             .get_or_try_init(|| async {
                 if let Some(stored) = self.inner.store.load().await? {
                     let session_id = stored.session_id.clone();
-                    self.replace(Some(Live::from_stored(stored, Instant::now())));
+                    self.replace(Some(Arc::new(Live::from_stored(stored, Instant::now()))));
                     self.inner
                         .events
                         .send_replace(TokenEvent::LoggedIn { session_id });
@@ -434,10 +459,7 @@ impl Client {
         match live {
             None => Err(Error::LoginRequired),
             Some(live) if !live.expiry.needs_refresh(Instant::now(), self.inner.margin) => {
-                Ok(Token {
-                    generation,
-                    access: live.access,
-                })
+                Ok(Token::new(generation, live))
             }
             Some(_) => self.refresh_from(generation).await,
         }
@@ -451,10 +473,7 @@ impl Client {
         let (generation, live) = self.snapshot();
         if generation != seen {
             return match live {
-                Some(live) => Ok(Token {
-                    generation,
-                    access: live.access,
-                }),
+                Some(live) => Ok(Token::new(generation, live)),
                 None => Err(Error::LoginRequired),
             };
         }
@@ -474,16 +493,15 @@ impl Client {
             (Some(live), Some(_)) if same => live,
             (_, Some(stored)) => {
                 let session_id = stored.session_id.clone();
-                let adopted = Live::from_stored(stored, Instant::now());
+                let adopted = Arc::new(Live::from_stored(stored, Instant::now()));
                 // Fresh enough to use as it is: no refresh of our own. A token that
                 // expires within the margin is refreshed again, as any other would be.
                 if !adopted.expiry.needs_refresh(Instant::now(), Duration::ZERO) {
-                    let access = adopted.access.clone();
-                    let generation = self.replace(Some(adopted));
+                    let generation = self.replace(Some(adopted.clone()));
                     self.inner
                         .events
                         .send_replace(TokenEvent::Refreshed { session_id });
-                    return Ok(Token { generation, access });
+                    return Ok(Token::new(generation, adopted));
                 }
                 adopted
             }
@@ -524,17 +542,13 @@ impl Client {
             expires_in: tokens.expires_in,
             obtained: stamp,
         };
-        let live = Live {
-            access: Arc::new(stored.access_token.clone()),
-            expiry: Expiry::new(received, Duration::from_secs(stored.expires_in)),
-            stored: stored.clone(),
-        };
-        let access = live.access.clone();
+        let expiry = Expiry::new(received, Duration::from_secs(stored.expires_in));
+        let live = Arc::new(Live::new(stored, expiry));
         // Memory first: the server has rotated already, so even if the store cannot be
         // written this process must go on with the successor, not the spent token.
-        let generation = self.replace(Some(live));
-        self.inner.store.save(&stored).await?;
-        Ok(Token { generation, access })
+        let generation = self.replace(Some(live.clone()));
+        self.inner.store.save(&live.stored).await?;
+        Ok(Token::new(generation, live))
     }
 
     /// `POST /token/refresh`, retried with back-off on transient failures.
@@ -658,10 +672,12 @@ pub(crate) fn is_invalid_token(response: &Response) -> bool {
             .any(|v| v.to_str().is_ok_and(|v| v.contains("invalid_token")))
 }
 
-pub(crate) fn with_bearer(mut request: Request, access: &Secret) -> Result<Request> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", access.expose()))
-        .map_err(|_| Error::Protocol("the access token is not a valid header value".into()))?;
-    value.set_sensitive(true);
+/// `request` with `Authorization: Bearer` and `token`'s access token.
+pub(crate) fn with_bearer(mut request: Request, token: &Token) -> Result<Request> {
+    let value =
+        token.live.bearer.clone().ok_or_else(|| {
+            Error::Protocol("the access token is not a valid header value".into())
+        })?;
     request.headers_mut().insert(AUTHORIZATION, value);
     Ok(request)
 }

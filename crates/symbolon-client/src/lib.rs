@@ -37,16 +37,22 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Keys and platforms
+//! # Stores, keys and platforms
+//!
+//! A [`TokenStore`] keeps one session's tokens: [`MemoryStore`]; [`EncryptedFileStore`]
+//! (XChaCha20-Poly1305, atomic writes, 0600, shared between processes under a file lock);
+//! with the `sqlite` feature, `SqliteTokenStore` (several profiles in one database; with
+//! `sqlcipher`, the database encrypted by SQLCipher as well); with the `keyring` feature,
+//! [`KeyringTokenStore`] (the tokens in an OS keyring entry).
 //!
 //! [`EncryptedFileStore`] takes its 32-byte key from a [`KeyProvider`]: [`PassphraseKey`]
 //! (Argon2id), [`KeyFile`] (a separate 0600 file, an explicit opt-in), or your own.
-//! [`choose_key`] runs the usual chain (OS keyring with the `keyring` feature, then a
-//! passphrase, then a key file) and returns a warning to show whenever it had to fall
-//! back. An **Android** app plugs in the Android Keystore by implementing
-//! [`KeyProvider`]: keep a non-exportable AES key in the Keystore, use it to wrap a random
-//! [`StoreKey`] stored beside the token file, and return the unwrapped key (reporting
-//! [`Protection::Keystore`]).
+//! [`choose_key`] runs the usual chain (the OS keyrings of [`Keyring::preferred`] with the
+//! `keyring` feature, then a passphrase, then a key file) and returns a warning to show
+//! whenever it had to fall back. An **Android** app plugs in the Android Keystore by
+//! implementing [`KeyProvider`]: keep a non-exportable AES key in the Keystore, use it to
+//! wrap a random [`StoreKey`] stored beside the token file, and return the unwrapped key
+//! (reporting [`Protection::Keystore`]).
 
 mod client;
 mod error;

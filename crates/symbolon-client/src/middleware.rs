@@ -43,7 +43,7 @@ impl Middleware for AuthMiddleware {
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
         let replay = req.try_clone();
-        let req = with_bearer(req, &token.access).map_err(reqwest_middleware::Error::middleware)?;
+        let req = with_bearer(req, &token).map_err(reqwest_middleware::Error::middleware)?;
         let response = next.clone().run(req, extensions).await?;
         if !is_invalid_token(&response) {
             return Ok(response);
@@ -56,8 +56,7 @@ impl Middleware for AuthMiddleware {
             .refresh_from(token.generation)
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
-        let replay =
-            with_bearer(replay, &fresh.access).map_err(reqwest_middleware::Error::middleware)?;
+        let replay = with_bearer(replay, &fresh).map_err(reqwest_middleware::Error::middleware)?;
         next.run(replay, extensions).await
     }
 }

@@ -15,7 +15,7 @@ use zeroize::Zeroize;
 /// data, so a record of one version cannot be passed off as another.
 ///
 /// Version 1 (the token file) binds nothing else; version 2 (a row of
-/// [`SqliteTokenStore`](crate::SqliteTokenStore)) also binds the row's profile name, so
+/// `SqliteTokenStore`) also binds the row's profile name, so
 /// whoever can write the database cannot swap two profiles' tokens unnoticed.
 const MAGIC_V1: &[u8; 8] = b"SYMBTOK1";
 const MAGIC_V2: &[u8; 8] = b"SYMBTOK2";

@@ -9,7 +9,10 @@
 //! data, so a row copied to another profile does not decrypt. No token bytes are in clear in the database, its WAL or its journal:
 //! the protection SQLCipher would give to the values, without linking a second SQLite
 //! build (`libsqlite3-sys` is linked once, by `sqlx`). The profile names and the times of
-//! the last writes are in clear.
+//! the last writes are in clear, unless the database is opened with
+//! [`SqliteTokenStore::new_sqlcipher`] (cargo feature `sqlcipher`), which encrypts every
+//! page with SQLCipher as well: the feature switches the build's one `libsqlite3-sys` to its
+//! bundled SQLCipher, which reads and writes plain SQLite databases as before.
 //!
 //! [`EncryptedFileStore`]: crate::EncryptedFileStore
 
@@ -60,20 +63,44 @@ impl SqliteTokenStore {
     /// A profile name is 1 to 128 ASCII letters, digits, `-`, `_` or `.`, not starting
     /// with `.` (it names the lock file).
     pub async fn new(path: impl Into<PathBuf>, profile: &str, key: StoreKey) -> Result<Self> {
+        Self::connect(path.into(), profile, key, false).await
+    }
+
+    /// Like [`new`](Self::new), with the whole database (table, profile names, times,
+    /// WAL) encrypted by SQLCipher under a key derived from `key` (HKDF-SHA256), and each
+    /// row still sealed. Cargo feature `sqlcipher`.
+    ///
+    /// Fails with [`Error::Store`] when this build's SQLite is not SQLCipher, and when the
+    /// database was made with another key or without SQLCipher; the file is left as it is.
+    #[cfg(feature = "sqlcipher")]
+    pub async fn new_sqlcipher(
+        path: impl Into<PathBuf>,
+        profile: &str,
+        key: StoreKey,
+    ) -> Result<Self> {
+        Self::connect(path.into(), profile, key, true).await
+    }
+
+    async fn connect(path: PathBuf, profile: &str, key: StoreKey, sqlcipher: bool) -> Result<Self> {
         check_profile(profile)?;
-        let path = path.into();
         let create = path.clone();
         blocking(move || create_private_file(&create)).await?;
-        let options = SqliteConnectOptions::new()
+        let mut options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(false)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10));
+        if sqlcipher {
+            options = with_sqlcipher_key(options, &key);
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(options)
             .await
-            .map_err(|e| db_error(&path, "cannot open", e))?;
+            .map_err(|e| db_error(&path, opening(sqlcipher), e))?;
+        if sqlcipher {
+            check_sqlcipher(&pool, &path).await?;
+        }
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS tokens (\
                 profile TEXT PRIMARY KEY, \
@@ -82,7 +109,7 @@ impl SqliteTokenStore {
         )
         .execute(&pool)
         .await
-        .map_err(|e| db_error(&path, "cannot create the tokens table in", e))?;
+        .map_err(|e| db_error(&path, opening(sqlcipher), e))?;
         Ok(SqliteTokenStore {
             path,
             profile: profile.to_owned(),
@@ -122,6 +149,60 @@ impl SqliteTokenStore {
 
     fn lock_path(&self) -> PathBuf {
         super::file::sibling(&self.path, &format!(".{}.lock", self.profile))
+    }
+}
+
+/// What a failure to open or first use the database means.
+fn opening(sqlcipher: bool) -> &'static str {
+    if sqlcipher {
+        "cannot open (wrong key, or not a SQLCipher database)"
+    } else {
+        "cannot open"
+    }
+}
+
+/// Sets SQLCipher's raw key: HKDF-SHA256 of the store key, so the row seal and the page
+/// cipher never share a key. A raw key (`x'…'`) skips SQLCipher's PBKDF2, which a random
+/// key does not need. Statement logging is off so the `PRAGMA key` is never logged.
+#[cfg(feature = "sqlcipher")]
+fn with_sqlcipher_key(options: SqliteConnectOptions, key: &StoreKey) -> SqliteConnectOptions {
+    use sqlx::ConnectOptions;
+    use std::fmt::Write;
+    let mut derived = [0u8; 32];
+    hkdf::Hkdf::<sha2::Sha256>::new(None, key.bytes())
+        .expand(b"symbolon sqlcipher page key v1", &mut derived)
+        .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 length"));
+    let mut pragma = String::with_capacity(69);
+    pragma.push_str("\"x'");
+    for byte in derived {
+        let _ = write!(pragma, "{byte:02x}");
+    }
+    pragma.push_str("'\"");
+    zeroize::Zeroize::zeroize(&mut derived);
+    options.pragma("key", pragma).disable_statement_logging()
+}
+
+#[cfg(not(feature = "sqlcipher"))]
+fn with_sqlcipher_key(options: SqliteConnectOptions, _: &StoreKey) -> SqliteConnectOptions {
+    options
+}
+
+/// SQLite without SQLCipher ignores `PRAGMA key` and would write the database in clear:
+/// refuse instead.
+async fn check_sqlcipher(pool: &SqlitePool, path: &Path) -> Result<()> {
+    let version: Option<String> = sqlx::query_scalar("PRAGMA cipher_version")
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| db_error(path, opening(true), e))?;
+    match version {
+        Some(v) if !v.is_empty() => Ok(()),
+        _ => Err(Error::Store {
+            reason: format!(
+                "{}: this build's SQLite is not SQLCipher (cargo feature `sqlcipher`)",
+                path.display()
+            ),
+            source: None,
+        }),
     }
 }
 

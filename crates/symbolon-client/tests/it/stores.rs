@@ -430,4 +430,50 @@ mod sqlite {
         assert!(matches!(err, Error::CorruptRecord { .. }), "{err:?}");
         pool.close().await;
     }
+
+    /// SQLCipher: no page of the database is in clear (no SQLite header, no table or
+    /// profile names), the tokens round-trip, and a wrong key or a plain SQLite
+    /// connection is refused with the file kept.
+    #[cfg(feature = "sqlcipher")]
+    #[tokio::test]
+    async fn sqlcipher_store_encrypts_the_whole_database() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("tokens.db");
+        let key = StoreKey::generate();
+        let store = SqliteTokenStore::new_sqlcipher(&path, "work-profile", key.clone())
+            .await
+            .expect("open");
+        store.save(&sample(7)).await.expect("save");
+        assert_eq!(store.load().await.expect("load"), Some(sample(7)));
+        assert_eq!(mode(&path), 0o600);
+
+        let mut raw = std::fs::read(&path).expect("db");
+        if let Ok(wal) = std::fs::read(dir.path().join("tokens.db-wal")) {
+            raw.extend(wal);
+        }
+        for needle in [
+            "SQLite format 3",
+            "CREATE TABLE",
+            "work-profile",
+            "SYMBTOK",
+            "session-7",
+        ] {
+            assert!(!contains(&raw, needle), "{needle} in clear");
+        }
+
+        let again = SqliteTokenStore::new_sqlcipher(&path, "work-profile", key)
+            .await
+            .expect("reopen");
+        assert_eq!(again.load().await.expect("load"), Some(sample(7)));
+
+        let err = SqliteTokenStore::new_sqlcipher(&path, "work-profile", StoreKey::generate())
+            .await
+            .expect_err("wrong key");
+        assert!(err.to_string().contains("wrong key"), "{err}");
+        let err = SqliteTokenStore::new(&path, "work-profile", StoreKey::generate())
+            .await
+            .expect_err("not plain SQLite");
+        assert!(matches!(err, Error::Store { .. }), "{err:?}");
+        assert!(path.exists(), "the file is kept");
+    }
 }
