@@ -40,9 +40,14 @@ pub fn test_config(dir: &std::path::Path) -> Config {
 /// A server with user `alice`, its clock stopped at [`T0`] (advance it to expire tokens
 /// on the server's side).
 pub async fn spawn_server() -> TestServer {
+    spawn_server_at(T0).await
+}
+
+/// Like [`spawn_server`], with the server's clock stopped at `now` (Unix seconds).
+pub async fn spawn_server_at(now: i64) -> TestServer {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let config = test_config(dir.path());
-    let server = start(dir, config, Arc::new(ManualClock::new(T0)), "127.0.0.1:0").await;
+    let server = start(dir, config, Arc::new(ManualClock::new(now)), "127.0.0.1:0").await;
     symbolon_server::api::simple::create_user(&server.state, ALICE, Password::new(PASSWORD.into()))
         .await
         .expect("user created");

@@ -223,6 +223,38 @@ fn is_invalid_token(response: &reqwest::Response) -> bool {
         .is_some_and(|v| v.contains("invalid_token"))
 }
 
+/// The client judges expiry on its monotonic clock from `expires_in`, never its wall
+/// clock against `exp`: with the server's clock 5 hours ahead of this machine's, or 5
+/// hours behind, a fresh token is used without a refresh, and an expired one is refreshed
+/// exactly once.
+#[tokio::test]
+async fn a_clock_hours_apart_does_not_break_refresh_timing() {
+    let local = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    for skew in [5 * 3600, -5 * 3600] {
+        let server = spawn_server_at(local + skew).await;
+        let client = server.client();
+        client.login(ALICE, PASSWORD).await.expect("login");
+        for _ in 0..20 {
+            let response = client.send(server.me(&client)).await.expect("send");
+            assert_eq!(response.status(), StatusCode::OK, "skew {skew}");
+        }
+        assert_eq!(
+            client.refresh_requests(),
+            0,
+            "skew {skew}: a fresh token is fresh"
+        );
+
+        server.expire_access_tokens();
+        let response = client.send(server.me(&client)).await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK, "skew {skew}");
+        assert_eq!(client.refresh_requests(), 1, "skew {skew}: one refresh");
+        assert_eq!(server.refreshes("rotated"), 1, "skew {skew}");
+    }
+}
+
 #[tokio::test]
 async fn access_token_is_refreshed_first_when_due() {
     let server = spawn_server().await;
