@@ -526,9 +526,8 @@ pub async fn logout(
             let except = (scope == LogoutScope::Others).then_some(&session.id);
             state
                 .store()
-                .revoke_user_sessions(&session.user_id, except, "logout", now)
+                .revoke_user_sessions(&session.user_id, except, "logout", &event)
                 .await?;
-            state.store().audit(&event).await?;
         }
     }
     Ok(())

@@ -93,13 +93,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         reason: &str,
         event: &AuditEvent,
     ) -> Result<bool>;
-    /// Revokes the user's live sessions, all or all but `except`. Returns how many.
+    /// Revokes the user's live sessions, all or all but `except`, at `event.at`, and
+    /// records `event` in the same transaction. Returns how many were revoked.
     async fn revoke_user_sessions(
         &self,
         user: &UserId,
         except: Option<&SessionId>,
         reason: &str,
-        now: UnixTime,
+        event: &AuditEvent,
     ) -> Result<u64>;
     /// The user's sessions that are neither revoked nor past their absolute end.
     async fn live_sessions(&self, user: &UserId, now: UnixTime) -> Result<Vec<SessionRecord>>;

@@ -583,21 +583,25 @@ macro_rules! impl_store {
                 user: &UserId,
                 except: Option<&SessionId>,
                 reason: &str,
-                now: UnixTime,
+                event: &AuditEvent,
             ) -> Result<u64> {
                 retry(|| async move {
-                    Ok(sqlx::query(
+                    let mut tx = self.write.begin().await.map_err(db_error)?;
+                    let changed = sqlx::query(
                         "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 \
                          WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
                     )
-                    .bind(now)
+                    .bind(event.at)
                     .bind(reason)
                     .bind(user.to_string())
                     .bind(except.map(|k| k.to_string()).unwrap_or_default())
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_error)?
-                    .rows_affected())
+                    .rows_affected();
+                    insert_audit(&mut *tx, event).await?;
+                    tx.commit().await.map_err(db_error)?;
+                    Ok(changed)
                 })
                 .await
             }
@@ -622,13 +626,18 @@ macro_rules! impl_store {
 
             async fn blocked_until(&self, keys: &[String]) -> Result<UnixTime> {
                 retry(|| async move {
+                    // Two keys per statement: a login's account and address are one
+                    // round trip, with SQL that needs no list binding.
                     let mut latest = 0;
-                    for key in keys {
-                        let until: Option<i64> = sqlx::query_scalar("SELECT blocked_until FROM throttle WHERE key = $1")
-                            .bind(key)
-                            .fetch_optional(&self.read)
-                            .await
-                            .map_err(db_error)?;
+                    for pair in keys.chunks(2) {
+                        let until: Option<i64> = sqlx::query_scalar(
+                            "SELECT MAX(blocked_until) FROM throttle WHERE key = $1 OR key = $2",
+                        )
+                        .bind(&pair[0])
+                        .bind(pair.last().unwrap_or(&pair[0]))
+                        .fetch_one(&self.read)
+                        .await
+                        .map_err(db_error)?;
                         latest = latest.max(until.unwrap_or(0));
                     }
                     Ok(latest)

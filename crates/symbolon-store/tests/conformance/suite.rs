@@ -282,12 +282,27 @@ async fn password_change_keeps_only_the_current_session(store: &dyn Store) {
         .map(|s| s.id)
         .collect();
     assert_eq!(live, [keep.id]);
+    let event = AuditEvent {
+        user_id: Some(u.id.to_string()),
+        detail: Some("scope=global".into()),
+        ..AuditEvent::new(audit_kind::LOGOUT, NOW + 2)
+    };
     assert_eq!(
         store
-            .revoke_user_sessions(&u.id, None, "logout", NOW + 2)
+            .revoke_user_sessions(&u.id, None, "logout", &event)
             .await
             .unwrap(),
         1
+    );
+    assert!(store
+        .live_sessions(&u.id, NOW + 2)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.recent_audit(1).await.unwrap(),
+        [event],
+        "the revocation and its audit row are one write"
     );
 }
 
@@ -311,6 +326,22 @@ async fn throttle_counts_restart_after_the_window_and_blocks_never_shrink(store:
             .unwrap(),
         NOW + 100
     );
+    // The latest of several keys, wherever it is in the list.
+    store.record_failure("ip:192.0.2.7", NOW, 60).await.unwrap();
+    store.block("ip:192.0.2.7", NOW + 300).await.unwrap();
+    let keys = |list: &[&str]| list.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    for list in [
+        keys(&["ip:192.0.2.7", key]),
+        keys(&[key, "ip:nobody", "ip:192.0.2.7"]),
+        keys(&["ip:nobody", "ip:192.0.2.7", key]),
+    ] {
+        assert_eq!(
+            store.blocked_until(&list).await.unwrap(),
+            NOW + 300,
+            "{list:?}"
+        );
+    }
+    assert_eq!(store.blocked_until(&[]).await.unwrap(), 0);
     store.clear_failures(key).await.unwrap();
     assert_eq!(store.blocked_until(&[key.into()]).await.unwrap(), 0);
 }
