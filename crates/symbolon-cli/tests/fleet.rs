@@ -7,6 +7,7 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashSet;
+use symbolon_testkit::PgDatabase;
 
 struct Fleet {
     servers: Vec<Server>,

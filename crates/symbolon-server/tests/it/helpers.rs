@@ -1,41 +1,30 @@
 #![allow(dead_code)] // Shared by every test module; not each uses all of it.
 
-//! `spawn_app()`: a server on 127.0.0.1:0 with its own SQLite file, master key and a
-//! manual clock; and small helpers to talk to it.
+//! `spawn_app()`: the real server in process (`symbolon_testkit::TestServer`: its own
+//! SQLite file, master key and manual clock), and small helpers to talk to it.
 
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::sync::Arc;
-use symbolon_core::ids::Password;
-use symbolon_core::ManualClock;
 use symbolon_server::config::Secs;
-use symbolon_server::{AppState, Config};
-use tokio::sync::oneshot;
+use symbolon_server::Config;
+use symbolon_testkit::TestServer;
 
-/// The start of every test clock: a fixed, realistic time.
-pub const T0: i64 = 1_800_000_000;
+pub use symbolon_testkit::T0;
 
-pub struct TestApp {
-    pub url: String,
-    pub http: reqwest::Client,
-    pub state: AppState,
-    pub clock: Arc<ManualClock>,
-    pub dir: Arc<tempfile::TempDir>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+/// The server under test, with the request helpers of these suites. Derefs to the
+/// testkit's [`TestServer`] (`url`, `state`, `clock`, `http`, `add_user`, …).
+pub struct TestApp(TestServer);
+
+impl std::ops::Deref for TestApp {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
-/// The configuration tests start from: fast Argon2, files in `dir`.
-pub fn test_config(dir: &std::path::Path) -> Config {
-    Config {
-        listen: "127.0.0.1:0".into(),
-        database_url: format!("sqlite://{}", dir.join("symbolon.db").display()),
-        issuer: Some("http://symbolon.test".into()),
-        master_key_file: dir.join("symbolon.key"),
-        argon2_memory_kib: 64,
-        argon2_iterations: 1,
-        ..Config::default()
+impl std::ops::DerefMut for TestApp {
+    fn deref_mut(&mut self) -> &mut TestServer {
+        &mut self.0
     }
 }
 
@@ -44,64 +33,18 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(edit: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let mut config = test_config(dir.path());
-    edit(&mut config);
-    start(dir, config, Arc::new(ManualClock::new(T0))).await
-}
-
-async fn start(dir: Arc<tempfile::TempDir>, config: Config, clock: Arc<ManualClock>) -> TestApp {
-    let state = symbolon_server::build(config, clock.clone())
-        .await
-        .expect("server builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(symbolon_server::serve(state.clone(), listener, async {
-        let _ = stopped.await;
-    }));
-    TestApp {
-        url,
-        http: reqwest::Client::new(),
-        state,
-        clock,
-        dir,
-        stop: Some(stop),
-        task: Some(task),
-    }
+    TestApp(TestServer::spawn_with(T0, edit).await)
 }
 
 impl TestApp {
     /// Stops the server and starts a new one on the same files and clock.
-    pub async fn restart(mut self) -> TestApp {
-        self.shutdown().await;
-        let config = self.state.config.clone();
-        let (dir, clock) = (self.dir.clone(), self.clock.clone());
-        drop(self);
-        start(dir, config, clock).await
+    pub async fn restart(self) -> TestApp {
+        TestApp(self.0.restart().await)
     }
 
+    /// Stops the server (see [`TestServer::stop`]).
     pub async fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    pub fn path(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
-    }
-
-    pub async fn add_user(&self, name: &str, password: &str) -> String {
-        symbolon_server::api::simple::create_user(&self.state, name, Password::new(password.into()))
-            .await
-            .expect("user created")
-            .id
-            .to_string()
+        self.0.stop().await;
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> Response {
@@ -160,14 +103,6 @@ impl TestApp {
     pub async fn alice(&self) -> Tokens {
         self.add_user("alice", ALICE_PASSWORD).await;
         self.login("alice", ALICE_PASSWORD).await
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

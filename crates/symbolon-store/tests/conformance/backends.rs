@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use symbolon_store::Store;
+use symbolon_testkit::PgDatabase;
 
 /// A store plus whatever must outlive it (a temp dir, a database to drop).
 pub struct Fixture {
@@ -11,31 +12,7 @@ pub struct Fixture {
 
 enum Guard {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    Database { admin_url: String, name: String },
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Guard::Database { admin_url, name } = self {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            // Drop runs outside async; a short-lived runtime on its own thread drops the database.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&admin)
-                                .await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
+    Database(#[allow(dead_code)] PgDatabase),
 }
 
 pub async fn sqlite() -> Fixture {
@@ -51,34 +28,17 @@ pub async fn sqlite() -> Fixture {
     }
 }
 
-/// `None` (with a note on stderr) when no PostgreSQL is configured.
+/// A fresh database per test; `None` (with a note on stderr) when no PostgreSQL is
+/// configured.
 pub async fn postgres() -> Option<Fixture> {
-    let Ok(admin_url) = std::env::var("SYMBOLON_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "skipping the PostgreSQL backend: set SYMBOLON_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it"
-        );
-        return None;
-    };
-    let name = format!("symbolon_test_{:016x}", rand::random::<u64>());
-    let admin = sqlx::PgPool::connect(&admin_url)
-        .await
-        .expect("PostgreSQL reachable at SYMBOLON_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create test database");
-    admin.close().await;
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("SYMBOLON_TEST_POSTGRES_URL must name a database"),
-    };
-    let store = symbolon_store::connect(&url, 8)
+    let database = PgDatabase::create().await?;
+    let store = symbolon_store::connect(&database.url, 8)
         .await
         .expect("test database opens");
     store.migrate().await.expect("migrations");
     Some(Fixture {
         store,
-        _guard: Guard::Database { admin_url, name },
+        _guard: Guard::Database(database),
     })
 }
 

@@ -1,0 +1,15 @@
+//! Test fixtures shared by symbolon's test suites (a dev-dependency only):
+//!
+//! - [`TestServer`]: the real server on `127.0.0.1`, in the test's process, with its own
+//!   SQLite file and master key in a temporary directory and a [`ManualClock`] that tests
+//!   move instead of sleeping;
+//! - [`PgDatabase`]: a PostgreSQL database of one test's own (from
+//!   `SYMBOLON_TEST_POSTGRES_URL`), dropped at the end; `None`, with a note saying how to
+//!   run it, where no PostgreSQL is configured.
+
+mod pg;
+mod server;
+
+pub use pg::PgDatabase;
+pub use server::{test_config, TestServer, T0};
+pub use symbolon_core::ManualClock;

@@ -1,0 +1,81 @@
+//! A PostgreSQL database per test.
+
+/// A PostgreSQL database of one test's own, created empty and dropped (with any
+/// connections left) when this value is.
+pub struct PgDatabase {
+    /// The database's URL.
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// A new database on the server of `SYMBOLON_TEST_POSTGRES_URL`; `None`, with a note
+    /// on stderr that says how to run the test, when the variable is not set. Panics when
+    /// it is set but the server cannot be used: CI must not skip silently.
+    pub async fn create() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("SYMBOLON_TEST_POSTGRES_URL") else {
+            eprintln!(
+                "skipping: set SYMBOLON_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL tests"
+            );
+            return None;
+        };
+        let name = format!("symbolon_test_{:016x}", rand::random::<u64>());
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("PostgreSQL reachable at SYMBOLON_TEST_POSTGRES_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create the test database");
+        admin.close().await;
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("SYMBOLON_TEST_POSTGRES_URL names a database");
+        Some(Self {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        })
+    }
+
+    /// Ends every connection to this database (what a failover or an operator does) and
+    /// returns how many there were.
+    pub async fn terminate_connections(&self) -> u64 {
+        let admin = sqlx::PgPool::connect(&self.admin_url)
+            .await
+            .expect("admin connection");
+        let killed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+        )
+        .bind(&self.name)
+        .fetch_all(&admin)
+        .await
+        .expect("terminate");
+        admin.close().await;
+        killed.len() as u64
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs outside async: a short-lived runtime on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
