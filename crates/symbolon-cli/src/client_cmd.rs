@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use symbolon_client::reqwest::{self, Method};
 use symbolon_client::{
-    choose_key_from, Client, EncryptedFileStore, Error, Keyring, LogoutScope, Secret,
+    choose_key_from, reopen_key, Client, EncryptedFileStore, Error, KeySource, Keyring,
+    LogoutScope, Secret,
 };
 
 /// Exit code: the session is over for good; log in again (contract §3).
@@ -38,7 +39,7 @@ pub enum SessionCommand {
         #[arg(long, value_name = "NAME")]
         username: Option<String>,
         /// Read the password from one line of standard input.
-        #[arg(long)]
+        #[arg(long, requires = "username")]
         password_stdin: bool,
         #[command(flatten)]
         profile: ProfileArg,
@@ -94,7 +95,7 @@ pub enum SessionCommand {
 #[derive(Debug, Args)]
 pub struct ProfileArg {
     /// Keeps several servers or accounts apart.
-    #[arg(long, value_name = "NAME", default_value = "default")]
+    #[arg(long, value_name = "NAME", default_value = "default", value_parser = profile_name)]
     profile: String,
 }
 
@@ -103,6 +104,10 @@ pub struct ProfileArg {
 struct ProfileInfo {
     server: String,
     username: String,
+    /// Where the token file's key lives; later commands use that source only (absent in
+    /// profiles written before it was recorded: the key is chosen afresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<KeySource>,
 }
 
 /// Runs one client command; prints its own errors and picks the exit code.
@@ -222,6 +227,7 @@ async fn login(
     username: Option<String>,
     password_stdin: bool,
 ) -> anyhow::Result<ExitCode> {
+    check_profile_name(profile)?;
     let dir = client_dir()?;
     let previous = read_profile(&dir, profile).ok();
     let server = match (server, &previous) {
@@ -239,16 +245,20 @@ async fn login(
     } else {
         rpassword::prompt_password(format!("Password for {username} at {server}: "))?
     });
-    let store = Arc::new(store_for(&dir, profile)?);
-    let client = build_client(&server, store)?;
-    // A login replaces the profile's session: end the old one first (best effort).
-    if previous.as_ref().is_some_and(|p| p.server == server) {
-        if let Ok(Some(_)) = client.session_id().await {
-            if let Err(e) = client.logout().await {
-                eprintln!("note: could not end the previous session: {e}");
+    // A login replaces the profile's session: end the old one first (best effort),
+    // through its own key.
+    if let Some(previous) = previous.as_ref().filter(|p| p.server == server) {
+        if let Ok(old) = store_of(&dir, profile, previous) {
+            let old = build_client(&server, Arc::new(old))?;
+            if let Ok(Some(_)) = old.session_id().await {
+                if let Err(e) = old.logout().await {
+                    eprintln!("note: could not end the previous session: {e}");
+                }
             }
         }
     }
+    let (store, key) = new_store(&dir, profile)?;
+    let client = build_client(&server, Arc::new(store))?;
     let session = client.login(&username, password.expose()).await?;
     write_profile(
         &dir,
@@ -256,6 +266,7 @@ async fn login(
         &ProfileInfo {
             server: server.clone(),
             username: username.clone(),
+            key: Some(key),
         },
     )?;
     println!("logged in as {username} at {server} (session {session}, profile {profile})");
@@ -341,7 +352,7 @@ async fn open(profile: &str) -> anyhow::Result<(Client, ProfileInfo)> {
         anyhow::Error::new(Error::LoginRequired)
             .context(format!("profile {profile} has never logged in"))
     })?;
-    let store = Arc::new(store_for(&dir, profile)?);
+    let store = Arc::new(store_of(&dir, profile, &info)?);
     Ok((build_client(&info.server, store)?, info))
 }
 
@@ -349,20 +360,46 @@ fn build_client(server: &str, store: Arc<EncryptedFileStore>) -> anyhow::Result<
     Ok(Client::builder(server).store(store).build()?)
 }
 
-/// The encrypted token file of `profile`; says on stderr when its key is weakly kept.
-fn store_for(dir: &Path, profile: &str) -> anyhow::Result<EncryptedFileStore> {
-    let passphrase = std::env::var("SYMBOLON_PASSPHRASE")
+fn passphrase() -> Option<Secret> {
+    std::env::var("SYMBOLON_PASSPHRASE")
         .ok()
         .filter(|p| !p.is_empty())
-        .map(Secret::new);
-    let choice = choose_key_from(&keyrings_from_env()?, dir, profile, passphrase)?;
+        .map(Secret::new)
+}
+
+fn token_file(dir: &Path, profile: &str) -> PathBuf {
+    dir.join(format!("{profile}.tokens"))
+}
+
+/// A token file for a new login of `profile`, with a key from the first source that
+/// works (said on stderr when it is weakly kept), and that source.
+fn new_store(dir: &Path, profile: &str) -> anyhow::Result<(EncryptedFileStore, KeySource)> {
+    let choice = choose_key_from(&keyrings_from_env()?, dir, profile, passphrase())?;
     if let Some(warning) = &choice.warning {
         eprintln!("{warning}");
     }
-    Ok(EncryptedFileStore::new(
-        dir.join(format!("{profile}.tokens")),
-        choice.key,
+    Ok((
+        EncryptedFileStore::new(token_file(dir, profile), choice.key),
+        choice.source,
     ))
+}
+
+/// The token file of a logged-in `profile`, with its key from the source recorded at
+/// login and nowhere else: a run where that source is missing (no keyring in an SSH
+/// session, a kernel keyring emptied by a restart) says so instead of making a new key
+/// that cannot open the file.
+fn store_of(dir: &Path, profile: &str, info: &ProfileInfo) -> anyhow::Result<EncryptedFileStore> {
+    let Some(source) = info.key else {
+        return Ok(new_store(dir, profile)?.0);
+    };
+    match reopen_key(source, dir, profile, passphrase()) {
+        Ok(key) => Ok(EncryptedFileStore::new(token_file(dir, profile), key)),
+        // The passphrase can be given; anything else lost means logging in again.
+        Err(e) if source == KeySource::Passphrase && passphrase().is_none() => Err(e.into()),
+        Err(e) => Err(anyhow::Error::new(Error::LoginRequired).context(format!(
+            "profile {profile}: the tokens cannot be opened ({e})"
+        ))),
+    }
 }
 
 /// The keyrings `SYMBOLON_KEYRING` allows: `auto` (the default: the platform's keyring,
@@ -397,6 +434,13 @@ fn client_dir() -> anyhow::Result<PathBuf> {
         .create(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
+}
+
+/// `--profile`'s parser: a bad name is a usage error (exit 2) before anything happens.
+fn profile_name(profile: &str) -> Result<String, String> {
+    check_profile_name(profile)
+        .map(|()| profile.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 fn check_profile_name(profile: &str) -> anyhow::Result<()> {

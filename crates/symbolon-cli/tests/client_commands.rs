@@ -160,6 +160,13 @@ async fn exit_codes_profiles_and_passphrase() {
     // Usage errors exit 2; a profile that never logged in exits 3.
     assert_eq!(client(&home, &["request"], "", None).status.code(), Some(2));
     assert_eq!(
+        client(&home, &["login", "--password-stdin"], "x\n", None)
+            .status
+            .code(),
+        Some(2),
+        "--password-stdin needs --username"
+    );
+    assert_eq!(
         client(&home, &["whoami", "--profile", "nobody"], "", None)
             .status
             .code(),
@@ -216,6 +223,22 @@ async fn exit_codes_profiles_and_passphrase() {
         Some(3),
         "the default profile is not logged in"
     );
+    // The profile remembers where its key is, and a run without the passphrase asks for
+    // it instead of making a key file that cannot open the tokens.
+    let profile = std::fs::read_to_string(home.join("work.json")).expect("profile");
+    assert!(profile.contains(r#""key": "passphrase""#), "{profile}");
+    let without = client(&home, &["whoami", "--profile", "work"], "", None);
+    assert_eq!(without.status.code(), Some(1), "{}", stderr(&without));
+    assert!(
+        stderr(&without).contains("set SYMBOLON_PASSPHRASE"),
+        "{}",
+        stderr(&without)
+    );
+    assert!(!home.join("work.key").exists(), "no new key");
+    assert!(
+        home.join("work.tokens").exists(),
+        "the tokens are left alone"
+    );
 
     // The wrong passphrase cannot decrypt: the file is moved aside, and it says so.
     let wrong = client(
@@ -235,4 +258,50 @@ async fn exit_codes_profiles_and_passphrase() {
                 .starts_with("work.tokens.corrupt-")
         });
     assert!(aside, "the unreadable file is kept");
+
+    // A key file that is gone means logging in again (exit 3), and the tokens are left
+    // where they are for the next login to replace.
+    ok(&client(
+        &home,
+        &[
+            "login",
+            "--profile",
+            "lab",
+            "--server",
+            &server.url,
+            "--username",
+            "bob",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+        None,
+    ));
+    std::fs::remove_file(home.join("lab.key")).expect("key file");
+    let lost = client(&home, &["whoami", "--profile", "lab"], "", None);
+    assert_eq!(lost.status.code(), Some(3), "{}", stderr(&lost));
+    assert!(
+        stderr(&lost).contains("lab.key is missing"),
+        "{}",
+        stderr(&lost)
+    );
+    assert!(home.join("lab.tokens").exists() && !home.join("lab.key").exists());
+
+    // A profile name is checked before anything is sent or written.
+    let bad = client(
+        &home,
+        &[
+            "login",
+            "--profile",
+            "../escape",
+            "--server",
+            &server.url,
+            "--username",
+            "bob",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2), "a usage error");
+    assert!(!dir.path().join("escape.tokens").exists() && !dir.path().join("escape.key").exists());
 }

@@ -138,6 +138,7 @@ impl ClientBuilder {
                 refresh_lock: tokio::sync::Mutex::new(()),
                 events,
                 refreshes: AtomicU64::new(0),
+                unsaved: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -163,6 +164,10 @@ struct Inner {
     refresh_lock: tokio::sync::Mutex<()>,
     events: watch::Sender<TokenEvent>,
     refreshes: AtomicU64,
+    /// Set when the tokens in memory could not be written to the store: the store then
+    /// holds spent tokens, which must not be adopted (presenting them again would look
+    /// like reuse to the server). Cleared by the next successful write.
+    unsaved: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -321,9 +326,13 @@ impl Client {
         }
         let tokens = parse_tokens(response).await?;
         let session_id = tokens.session_id.clone();
-        // Holding the refresh lock keeps a refresh of the old session from overwriting
-        // the new tokens.
+        // A first load still running could put the old tokens back over the new ones:
+        // let it finish (an unreadable store does not stop a login, which replaces it).
+        let _ = self.ensure_loaded().await;
+        // The refresh lock and the store's lock keep a refresh of the old session, here
+        // or in another process, from overwriting the new tokens.
         let _flight = self.inner.refresh_lock.lock().await;
+        let _shared = self.inner.store.lock().await?;
         let _ = self.inner.loaded.set(());
         self.adopt_response(tokens, received, stamp).await?;
         self.inner.events.send_replace(TokenEvent::LoggedIn {
@@ -341,9 +350,18 @@ impl Client {
     /// Local tokens are forgotten unless the scope is [`LogoutScope::Others`]. When the
     /// server cannot be reached the tokens are kept and [`Error::Transient`] returned, so
     /// the logout can be tried again.
+    ///
+    /// When the server refuses the refresh token (the session had ended already), a
+    /// local logout succeeds, but [`LogoutScope::Others`] and [`LogoutScope::Global`]
+    /// give [`Error::LoginRequired`]: nothing was revoked, so the other sessions are
+    /// still alive, and the caller must not be told otherwise. The tokens are forgotten.
     pub async fn logout_scope(&self, scope: LogoutScope) -> Result<()> {
         self.ensure_loaded().await?;
-        let Some(live) = self.snapshot().1 else {
+        // Like a refresh: one at a time, under the store's lock, with the newest tokens
+        // (another process may have rotated the ones in memory).
+        let _flight = self.inner.refresh_lock.lock().await;
+        let _shared = self.inner.store.lock().await?;
+        let Some((_, live, _)) = self.reconcile(self.snapshot().1).await? else {
             return Ok(());
         };
         let body = serde_json::json!({"refresh_token": live.stored.refresh_token.expose(), "scope": scope.as_str()});
@@ -355,17 +373,27 @@ impl Client {
             .send()
             .await
             .map_err(Error::transport)?;
-        let status = response.status();
-        // 401: the session was over already; forgetting it is still right.
-        if status != StatusCode::NO_CONTENT && status != StatusCode::UNAUTHORIZED {
-            return Err(error_of(response).await);
+        match response.status() {
+            StatusCode::NO_CONTENT => {
+                if scope != LogoutScope::Others {
+                    self.forget().await?;
+                    self.inner.events.send_replace(TokenEvent::LoggedOut);
+                }
+                Ok(())
+            }
+            // The refresh token was refused: this session was over already.
+            StatusCode::UNAUTHORIZED => {
+                self.forget().await?;
+                if scope == LogoutScope::Local {
+                    self.inner.events.send_replace(TokenEvent::LoggedOut);
+                    Ok(())
+                } else {
+                    self.inner.events.send_replace(TokenEvent::LoginRequired);
+                    Err(Error::LoginRequired)
+                }
+            }
+            _ => Err(error_of(response).await),
         }
-        if scope != LogoutScope::Others {
-            let _flight = self.inner.refresh_lock.lock().await;
-            self.forget().await?;
-            self.inner.events.send_replace(TokenEvent::LoggedOut);
-        }
-        Ok(())
     }
 
     /// A valid access token, refreshed first when it expires within the margin.
@@ -478,34 +506,18 @@ impl Client {
             };
         }
         let _shared = self.inner.store.lock().await?;
-        // Another process sharing the store may have refreshed (or logged out) already.
-        let stored = self.inner.store.load().await?;
-        let same = match (&live, &stored) {
-            (Some(l), Some(s)) => l.stored.refresh_token == s.refresh_token,
-            _ => false,
+        let Some((generation, live, adopted)) = self.reconcile(live).await? else {
+            return Err(Error::LoginRequired);
         };
-        let live = match (live, stored) {
-            (_, None) => {
-                self.replace(None);
-                self.inner.events.send_replace(TokenEvent::LoggedOut);
-                return Err(Error::LoginRequired);
-            }
-            (Some(live), Some(_)) if same => live,
-            (_, Some(stored)) => {
-                let session_id = stored.session_id.clone();
-                let adopted = Arc::new(Live::from_stored(stored, Instant::now()));
-                // Fresh enough to use as it is: no refresh of our own. A token that
-                // expires within the margin is refreshed again, as any other would be.
-                if !adopted.expiry.needs_refresh(Instant::now(), Duration::ZERO) {
-                    let generation = self.replace(Some(adopted.clone()));
-                    self.inner
-                        .events
-                        .send_replace(TokenEvent::Refreshed { session_id });
-                    return Ok(Token::new(generation, adopted));
-                }
-                adopted
-            }
-        };
+        // Tokens another process obtained, fresh enough to use as they are: no refresh of
+        // our own. A token that expires within the margin is refreshed again, as any
+        // other would be.
+        if adopted && !live.expiry.needs_refresh(Instant::now(), Duration::ZERO) {
+            self.inner.events.send_replace(TokenEvent::Refreshed {
+                session_id: live.stored.session_id.clone(),
+            });
+            return Ok(Token::new(generation, live));
+        }
         match self.post_refresh(&live.stored.refresh_token).await {
             Ok((tokens, received, stamp)) => {
                 let session_id = tokens.session_id.clone();
@@ -524,9 +536,44 @@ impl Client {
         }
     }
 
+    /// Under the store's lock: brings memory and the store into agreement, and returns
+    /// the tokens to go on with (with their generation, and whether they came from the
+    /// store), or `None` when there are none.
+    ///
+    /// Tokens this process could not save win: the store holds their spent
+    /// predecessors, so the write is tried again. Otherwise the store wins: another
+    /// process sharing it refreshed, logged in or logged out since.
+    async fn reconcile(&self, live: Option<Arc<Live>>) -> Result<Option<(u64, Arc<Live>, bool)>> {
+        if let Some(live) = live
+            .as_ref()
+            .filter(|_| self.inner.unsaved.load(Ordering::SeqCst))
+        {
+            self.inner.store.save(&live.stored).await?;
+            self.inner.unsaved.store(false, Ordering::SeqCst);
+            return Ok(Some((self.snapshot().0, live.clone(), false)));
+        }
+        match (live, self.inner.store.load().await?) {
+            (_, None) => {
+                self.replace(None);
+                self.inner.events.send_replace(TokenEvent::LoggedOut);
+                Ok(None)
+            }
+            (Some(live), Some(stored)) if live.stored.refresh_token == stored.refresh_token => {
+                Ok(Some((self.snapshot().0, live, false)))
+            }
+            (_, Some(stored)) => {
+                let adopted = Arc::new(Live::from_stored(stored, Instant::now()));
+                let generation = self.replace(Some(adopted.clone()));
+                Ok(Some((generation, adopted, true)))
+            }
+        }
+    }
+
     async fn forget(&self) -> Result<()> {
         self.replace(None);
-        self.inner.store.clear().await
+        self.inner.store.clear().await?;
+        self.inner.unsaved.store(false, Ordering::SeqCst);
+        Ok(())
     }
 
     async fn adopt_response(
@@ -547,7 +594,11 @@ impl Client {
         // Memory first: the server has rotated already, so even if the store cannot be
         // written this process must go on with the successor, not the spent token.
         let generation = self.replace(Some(live.clone()));
-        self.inner.store.save(&live.stored).await?;
+        if let Err(e) = self.inner.store.save(&live.stored).await {
+            self.inner.unsaved.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+        self.inner.unsaved.store(false, Ordering::SeqCst);
         Ok(Token::new(generation, live))
     }
 
@@ -565,8 +616,11 @@ impl Client {
                     retry_after,
                     source,
                 }) if attempt < self.inner.attempts => {
+                    // Quick retries only: if the server rotated but its answer was lost,
+                    // the same token is answered again only within its reuse grace
+                    // (10 s by default); later it counts as reuse.
                     let wait = retry_after.unwrap_or(pause);
-                    if wait > Duration::from_secs(10) {
+                    if wait > MAX_RETRY_WAIT {
                         return Err(Error::Transient {
                             reason,
                             retry_after,
@@ -660,16 +714,58 @@ async fn error_of(response: Response) -> Error {
     }
 }
 
-/// True for a 401 whose `WWW-Authenticate` names `invalid_token` (RFC 6750 §3): the
-/// token was refused, so a fresh one may succeed. A bare challenge (no token sent, or
-/// the wrong scheme) is not.
+/// The longest pause between two tries of a refresh (see `post_refresh`).
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(2);
+
+/// True for a 401 whose `WWW-Authenticate` Bearer challenge has `error="invalid_token"`
+/// (RFC 6750 §3): the token was refused, so a fresh one may succeed. A bare challenge (no
+/// token sent), another error, or the words only in `error_description` are not.
 pub(crate) fn is_invalid_token(response: &Response) -> bool {
     response.status() == StatusCode::UNAUTHORIZED
         && response
             .headers()
             .get_all(WWW_AUTHENTICATE)
             .iter()
-            .any(|v| v.to_str().is_ok_and(|v| v.contains("invalid_token")))
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| bearer_error(v) == Some("invalid_token"))
+}
+
+/// The `error` parameter of a `Bearer` challenge (RFC 6750 §3, RFC 9110 §11.2).
+fn bearer_error(challenge: &str) -> Option<&str> {
+    let (scheme, mut rest) = challenge.trim_start().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        let (name, after) = rest.split_once('=')?;
+        let after = after.trim_start();
+        let (value, next) = match after.strip_prefix('"') {
+            // A quoted string ends at the first quote not escaped by a backslash.
+            Some(quoted) => {
+                let mut end = None;
+                let mut escaped = false;
+                for (i, c) in quoted.char_indices() {
+                    match c {
+                        _ if escaped => escaped = false,
+                        '\\' => escaped = true,
+                        '"' => {
+                            end = Some(i);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let end = end?;
+                (&quoted[..end], &quoted[end + 1..])
+            }
+            None => after.split_at(after.find(',').unwrap_or(after.len())),
+        };
+        if name.trim().eq_ignore_ascii_case("error") {
+            return Some(value.trim());
+        }
+        rest = next;
+    }
 }
 
 /// `request` with `Authorization: Bearer` and `token`'s access token.
@@ -680,4 +776,34 @@ pub(crate) fn with_bearer(mut request: Request, token: &Token) -> Result<Request
         })?;
     request.headers_mut().insert(AUTHORIZATION, value);
     Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_error;
+
+    #[test]
+    fn the_error_of_a_bearer_challenge() {
+        for (challenge, error) in [
+            (
+                r#"Bearer realm="symbolon", error="invalid_token", error_description="expired""#,
+                Some("invalid_token"),
+            ),
+            (r#"bearer error=invalid_token"#, Some("invalid_token")),
+            (
+                r#"Bearer error_description="not an invalid_token, really", error="insufficient_scope""#,
+                Some("insufficient_scope"),
+            ),
+            (
+                r#"Bearer realm="a \"quoted, error=invalid_token\" realm", error="invalid_request""#,
+                Some("invalid_request"),
+            ),
+            (r#"Bearer realm="symbolon""#, None),
+            (r#"Basic realm="invalid_token""#, None),
+            (r#"Bearer realm="unterminated"#, None),
+            ("", None),
+        ] {
+            assert_eq!(bearer_error(challenge), error, "{challenge}");
+        }
+    }
 }

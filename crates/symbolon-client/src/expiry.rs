@@ -13,6 +13,9 @@
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
+/// The longest access-token lifetime the client believes: a day.
+pub const LONGEST: Duration = Duration::from_secs(86_400);
+
 /// The moment an access token stops being usable, on this process's monotonic clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expiry {
@@ -21,10 +24,12 @@ pub struct Expiry {
 
 impl Expiry {
     /// A token that the server said lives `expires_in`, counted from `received_at`
-    /// (the instant its response arrived).
+    /// (the instant its response arrived). Lifetimes beyond [`LONGEST`] count as
+    /// `LONGEST`: no server value can overflow the clock, and the token is refreshed a
+    /// little early at worst.
     pub fn new(received_at: Instant, expires_in: Duration) -> Self {
         Expiry {
-            deadline: received_at + expires_in,
+            deadline: received_at + expires_in.min(LONGEST),
         }
     }
 
@@ -109,6 +114,15 @@ mod tests {
             e.remaining(t0 + Duration::from_secs(100)),
             Duration::from_secs(800)
         );
+    }
+
+    #[test]
+    fn an_absurd_lifetime_is_a_day() {
+        let t0 = Instant::now();
+        let e = Expiry::new(t0, Duration::MAX);
+        assert_eq!(e.remaining(t0), LONGEST);
+        let e = Expiry::from_stamps(Duration::MAX, None, t0, None);
+        assert!(e.needs_refresh(t0, Duration::ZERO), "unknown age");
     }
 
     #[test]

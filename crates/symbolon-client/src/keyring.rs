@@ -35,14 +35,14 @@ pub enum Keyring {
     /// Linux and the BSDs, the Keychain on macOS, the Credential Manager on Windows.
     /// Kept on disk, encrypted, across logouts and restarts.
     Platform,
-    /// Linux's kernel keyring (keyutils), the session keyring: kept in kernel memory,
-    /// never on disk, readable by the user's processes in the same login session. Gone
-    /// when the session ends (a new SSH login may get a new one) or the machine
-    /// restarts. Works without D-Bus (servers, containers).
+    /// Linux's kernel keyring (keyutils), the user keyring: kept in kernel memory, never
+    /// on disk, shared by all the user's sessions (a second SSH login sees it). Gone when
+    /// the user's last process ends or the machine restarts. Works without D-Bus
+    /// (servers, containers).
     ///
     /// Entries are not linked into the user's persistent keyring: where kernels refuse
-    /// that keyring (containers do), merely asking for it breaks the session keyring's
-    /// searches for the rest of the process.
+    /// that keyring (containers do), merely asking for it breaks keyring searches for the
+    /// rest of the process.
     Kernel,
 }
 
@@ -164,23 +164,36 @@ pub fn forget_key(keyring: Keyring, name: &str) -> Result<()> {
         .map_err(Error::KeyUnavailable)
 }
 
+/// The key named `name` in `keyring`, if it is there; never creates one. `Err` says why
+/// the keyring cannot be read.
+pub(crate) fn existing_key(keyring: Keyring, name: &str) -> Result<Option<StoreKey>, String> {
+    let user = format!("key:{name}");
+    keyring
+        .get(&user)?
+        .map(|bytes| decode_key(keyring, &user, bytes))
+        .transpose()
+}
+
+fn decode_key(keyring: Keyring, user: &str, mut bytes: Vec<u8>) -> Result<StoreKey, String> {
+    let key: Result<[u8; 32], _> = bytes.as_slice().try_into();
+    zeroize::Zeroize::zeroize(&mut bytes);
+    key.map(StoreKey::from_bytes)
+        .map_err(|_| format!("{}: the entry {user} is not a 32-byte key", keyring.name()))
+}
+
 fn key_in(keyring: Keyring, user: &str) -> Result<(StoreKey, bool), String> {
-    let decode = |mut bytes: Vec<u8>| -> Result<StoreKey, String> {
-        let key: Result<[u8; 32], _> = bytes.as_slice().try_into();
-        zeroize::Zeroize::zeroize(&mut bytes);
-        key.map(StoreKey::from_bytes)
-            .map_err(|_| format!("{}: the entry {user} is not a 32-byte key", keyring.name()))
-    };
     if let Some(bytes) = keyring.get(user)? {
-        return decode(bytes).map(|key| (key, false));
+        return decode_key(keyring, user, bytes).map(|key| (key, false));
     }
     keyring.set(user, StoreKey::generate().bytes().to_vec())?;
-    // Read it back: some backends accept a write they cannot keep, and two processes
-    // creating the key at once must end up with the same one.
+    // Read it back: some backends accept a write they cannot keep. (Two processes that
+    // create the same key at the same moment may each keep their own: the last write
+    // wins in the keyring, so the loser's token file will not open. Keys are created at
+    // login, one process at a time in practice.)
     let bytes = keyring
         .get(user)?
         .ok_or_else(|| format!("{}: the new key was not kept", keyring.name()))?;
-    decode(bytes).map(|key| (key, true))
+    decode_key(keyring, user, bytes).map(|key| (key, true))
 }
 
 /// Tokens kept directly in an OS keyring entry, one entry per profile.
@@ -324,16 +337,17 @@ mod backend {
         }
     }
 
-    /// The session keyring only. Not `KeyutilsCredential::new_with_target`: it also asks
+    /// The user keyring only. Not `KeyutilsCredential::new_with_target`: it also asks
     /// for the persistent keyring, and where the kernel refuses that keyring (containers
-    /// do) every later search of the session keyring in the process fails with EACCES.
+    /// do) every later search in the process fails with EACCES.
     #[cfg(target_os = "linux")]
     fn kernel(service: &str, user: &str) -> Result<Entry> {
         use linux_keyutils::{KeyRing, KeyRingIdentifier};
-        let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false)
+        let ring = KeyRing::from_special_id(KeyRingIdentifier::User, false)
             .map_err(keyring::keyutils::decode_error)?;
         let credential = keyring::keyutils::KeyutilsCredential {
-            session,
+            // The crate's field is named for the session keyring; any keyring works.
+            session: ring,
             persistent: None,
             // The description `new_with_target` would give.
             description: format!("keyring-rs:{user}@{service}"),

@@ -197,6 +197,24 @@ impl KeyProvider for PassphraseKey {
     }
 }
 
+/// Where a token file's key lives. Record it beside the file (the CLI keeps it in the
+/// profile) and open the file later with [`reopen_key`], so that a run in another
+/// context (an SSH login without the desktop's keyring, say) does not make a new key
+/// that cannot open the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum KeySource {
+    /// [`Keyring::Platform`].
+    PlatformKeyring,
+    /// [`Keyring::Kernel`].
+    KernelKeyring,
+    /// [`PassphraseKey`] with the salt file `NAME.salt`.
+    Passphrase,
+    /// [`KeyFile`] `NAME.key`.
+    KeyFile,
+}
+
 /// The key chosen by [`choose_key`], how it is protected, and what to tell the user.
 #[derive(Debug)]
 pub struct KeyChoice {
@@ -204,6 +222,8 @@ pub struct KeyChoice {
     pub key: StoreKey,
     /// Where it came from.
     pub protection: Protection,
+    /// Where it lives, for [`reopen_key`].
+    pub source: KeySource,
     /// The keyring that holds the key, when one does.
     pub keyring: Option<Keyring>,
     /// Set when the choice is weaker than an OS keyring, or when the key was just put in
@@ -240,6 +260,10 @@ pub fn choose_key_from(
             return Ok(KeyChoice {
                 key: found.key,
                 protection: Protection::Keystore,
+                source: match found.keyring {
+                    Keyring::Platform => KeySource::PlatformKeyring,
+                    Keyring::Kernel => KeySource::KernelKeyring,
+                },
                 keyring: Some(found.keyring),
                 warning,
             });
@@ -252,6 +276,7 @@ pub fn choose_key_from(
         return Ok(KeyChoice {
             key: provider.key()?,
             protection: Protection::Passphrase,
+            source: KeySource::Passphrase,
             keyring: None,
             warning: Some(format!(
                 "warning: no OS keyring ({unavailable}); the token file's key is derived from SYMBOLON_PASSPHRASE, so the tokens are only as safe as that passphrase"
@@ -263,12 +288,65 @@ pub fn choose_key_from(
     Ok(KeyChoice {
         key: provider.key()?,
         protection: Protection::KeyFile,
+        source: KeySource::KeyFile,
         keyring: None,
         warning: Some(format!(
             "warning: no OS keyring ({unavailable}); the token file's key is in {} (mode 0600): weaker protection, anyone who can read your files can use your tokens. Set SYMBOLON_PASSPHRASE to use a passphrase instead",
             path.display()
         )),
     })
+}
+
+/// The existing key of the token file `name` in `dir` from `source` only: nothing is
+/// created and nothing else is tried. [`Error::KeyUnavailable`] when the key is gone (a
+/// kernel keyring after a restart, a deleted key file), when the keyring cannot be
+/// reached, or when a passphrase is needed and `passphrase` is `None`.
+pub fn reopen_key(
+    source: KeySource,
+    dir: &Path,
+    name: &str,
+    passphrase: Option<Secret>,
+) -> Result<StoreKey> {
+    let in_keyring = |keyring: Keyring| {
+        crate::keyring::existing_key(keyring, name)
+            .map_err(Error::KeyUnavailable)?
+            .ok_or_else(|| {
+                Error::KeyUnavailable(format!(
+                    "the token file's key is no longer in the {}",
+                    keyring.name()
+                ))
+            })
+    };
+    match source {
+        KeySource::PlatformKeyring => in_keyring(Keyring::Platform),
+        KeySource::KernelKeyring => in_keyring(Keyring::Kernel),
+        KeySource::Passphrase => {
+            let salt = dir.join(format!("{name}.salt"));
+            if !salt.exists() {
+                return Err(Error::KeyUnavailable(format!(
+                    "{} is missing",
+                    salt.display()
+                )));
+            }
+            let passphrase = passphrase.ok_or_else(|| {
+                Error::KeyUnavailable(
+                    "the token file's key is derived from a passphrase: set SYMBOLON_PASSPHRASE"
+                        .into(),
+                )
+            })?;
+            PassphraseKey::new(passphrase, salt).key()
+        }
+        KeySource::KeyFile => {
+            let path = dir.join(format!("{name}.key"));
+            if !path.exists() {
+                return Err(Error::KeyUnavailable(format!(
+                    "{} is missing",
+                    path.display()
+                )));
+            }
+            KeyFile::new(path).key()
+        }
+    }
 }
 
 /// Reads a small secret file, or creates it atomically (mode 0600) with `make()`.

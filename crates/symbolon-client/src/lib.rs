@@ -68,8 +68,8 @@ pub use client::{Client, ClientBuilder, LogoutScope, TokenEvent};
 pub use error::{Error, Result};
 pub use keyring::{Keyring, KeyringTokenStore};
 pub use keys::{
-    choose_key, choose_key_from, KeyChoice, KeyFile, KeyProvider, PassphraseKey, Protection,
-    StaticKey, StoreKey,
+    choose_key, choose_key_from, reopen_key, KeyChoice, KeyFile, KeyProvider, KeySource,
+    PassphraseKey, Protection, StaticKey, StoreKey,
 };
 pub use middleware::AuthMiddleware;
 pub use secret::Secret;

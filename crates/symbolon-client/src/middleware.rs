@@ -9,6 +9,9 @@ use reqwest_middleware::{Middleware, Next};
 /// refreshes before expiry, and on a 401 `invalid_token` refreshes once and replays once
 /// (when the body can be cloned), exactly as [`Client::send`] does.
 ///
+/// The token goes to whatever URL a request names, as with [`Client::send`]: put this
+/// middleware only on clients that talk to servers which accept this issuer's tokens.
+///
 /// ```no_run
 /// # async fn f(client: symbolon_client::Client) -> Result<(), Box<dyn std::error::Error>> {
 /// let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

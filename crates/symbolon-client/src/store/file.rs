@@ -244,8 +244,13 @@ fn cipher(key: &StoreKey) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(key.bytes().into())
 }
 
+/// How long to wait for another process's lock. A refresh holds it for at most about
+/// 95 s (3 tries of 30 s and their pauses); a stopped process (Ctrl-Z) holds it until it
+/// goes on, and waiting for that must end.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Takes an OS lock on `path` (created 0600, its directory 0700, when missing), waiting
-/// for other holders; released when the returned guard is dropped.
+/// at most [`LOCK_WAIT`] for other holders; released when the returned guard is dropped.
 pub(crate) fn lock_file(path: &Path) -> Result<StoreLock> {
     create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
     let mut options = std::fs::OpenOptions::new();
@@ -255,9 +260,28 @@ pub(crate) fn lock_file(path: &Path) -> Result<StoreLock> {
     let file = options
         .open(path)
         .map_err(|e| Error::store(format!("cannot open {}", path.display()), e))?;
-    file.lock()
-        .map_err(|e| Error::store(format!("cannot lock {}", path.display()), e))?;
-    Ok(StoreLock::new(FileLock(file)))
+    // The blocking lock runs on a thread of its own so the wait can end. If it is
+    // granted after we gave up, the guard is dropped with the closed channel and the
+    // lock released at once.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("symbolon-lock".into())
+        .spawn(move || {
+            let _ = tx.send(file.lock().map(|()| FileLock(file)));
+        })
+        .map_err(|e| Error::store("cannot start the lock thread", e))?;
+    match rx.recv_timeout(LOCK_WAIT) {
+        Ok(Ok(lock)) => Ok(StoreLock::new(lock)),
+        Ok(Err(e)) => Err(Error::store(format!("cannot lock {}", path.display()), e)),
+        Err(_) => Err(Error::Store {
+            reason: format!(
+                "another process has held {} for {} s (a stopped program?)",
+                path.display(),
+                LOCK_WAIT.as_secs()
+            ),
+            source: None,
+        }),
+    }
 }
 
 /// An OS lock on an open file, released on drop (closing the file would release it too).

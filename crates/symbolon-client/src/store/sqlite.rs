@@ -91,7 +91,7 @@ impl SqliteTokenStore {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10));
         if sqlcipher {
-            options = with_sqlcipher_key(options, &key);
+            options = with_sqlcipher_key(options, &key)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
@@ -165,13 +165,16 @@ fn opening(sqlcipher: bool) -> &'static str {
 /// cipher never share a key. A raw key (`x'…'`) skips SQLCipher's PBKDF2, which a random
 /// key does not need. Statement logging is off so the `PRAGMA key` is never logged.
 #[cfg(feature = "sqlcipher")]
-fn with_sqlcipher_key(options: SqliteConnectOptions, key: &StoreKey) -> SqliteConnectOptions {
+fn with_sqlcipher_key(
+    options: SqliteConnectOptions,
+    key: &StoreKey,
+) -> Result<SqliteConnectOptions> {
     use sqlx::ConnectOptions;
     use std::fmt::Write;
     let mut derived = [0u8; 32];
     hkdf::Hkdf::<sha2::Sha256>::new(None, key.bytes())
         .expand(b"symbolon sqlcipher page key v1", &mut derived)
-        .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 length"));
+        .map_err(|_| Error::Protocol("HKDF-SHA256 refused a 32-byte output".into()))?;
     let mut pragma = String::with_capacity(69);
     pragma.push_str("\"x'");
     for byte in derived {
@@ -179,12 +182,12 @@ fn with_sqlcipher_key(options: SqliteConnectOptions, key: &StoreKey) -> SqliteCo
     }
     pragma.push_str("'\"");
     zeroize::Zeroize::zeroize(&mut derived);
-    options.pragma("key", pragma).disable_statement_logging()
+    Ok(options.pragma("key", pragma).disable_statement_logging())
 }
 
 #[cfg(not(feature = "sqlcipher"))]
-fn with_sqlcipher_key(options: SqliteConnectOptions, _: &StoreKey) -> SqliteConnectOptions {
-    options
+fn with_sqlcipher_key(options: SqliteConnectOptions, _: &StoreKey) -> Result<SqliteConnectOptions> {
+    Ok(options)
 }
 
 /// SQLite without SQLCipher ignores `PRAGMA key` and would write the database in clear:

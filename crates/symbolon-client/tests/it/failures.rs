@@ -4,7 +4,7 @@
 use crate::helpers::*;
 use reqwest::StatusCode;
 use std::sync::Arc;
-use symbolon_client::{Error, MemoryStore, TokenEvent, TokenStore};
+use symbolon_client::{Error, LogoutScope, MemoryStore, StoredTokens, TokenEvent, TokenStore};
 
 /// The server stops answering when a refresh is due: the error is transient, the tokens
 /// stay, and once the server is back (same database, same port) the next request
@@ -109,4 +109,121 @@ async fn logout_revokes_and_forgets() {
         StatusCode::UNAUTHORIZED,
         "revoked on the server"
     );
+}
+
+/// `logout --all` with a session that had already ended revokes nothing, so it must not
+/// report success: `LoginRequired`, the tokens forgotten. A local logout of an ended
+/// session is fine.
+#[tokio::test]
+async fn logging_out_everywhere_from_an_ended_session_is_not_a_success() {
+    let server = spawn_server().await;
+    let ended = server.client();
+    ended.login(ALICE, PASSWORD).await.expect("login");
+    let other = server.client();
+    other.login(ALICE, PASSWORD).await.expect("login");
+    other
+        .logout_scope(LogoutScope::Others)
+        .await
+        .expect("ends the first session");
+
+    for scope in [LogoutScope::Global, LogoutScope::Others] {
+        let client = server.client();
+        client.login(ALICE, PASSWORD).await.expect("login");
+        // End `client`'s session from elsewhere, then ask it to log out everywhere.
+        let killer = server.client();
+        killer.login(ALICE, PASSWORD).await.expect("login");
+        killer
+            .logout_scope(LogoutScope::Others)
+            .await
+            .expect("others");
+        let err = client
+            .logout_scope(scope)
+            .await
+            .expect_err("nothing revoked");
+        assert!(err.is_login_required(), "{scope:?}: {err:?}");
+        assert_eq!(client.session_id().await.expect("id"), None, "forgotten");
+        assert_eq!(*client.events().borrow(), TokenEvent::LoginRequired);
+    }
+    ended
+        .logout()
+        .await
+        .expect("a local logout of an ended session is fine");
+    assert_eq!(ended.session_id().await.expect("id"), None);
+}
+
+/// A store that refuses writes while `fail` is set (the disk is full, say).
+#[derive(Debug, Default)]
+struct FailingStore {
+    inner: MemoryStore,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl TokenStore for FailingStore {
+    async fn load(&self) -> symbolon_client::Result<Option<StoredTokens>> {
+        self.inner.load().await
+    }
+    async fn save(&self, tokens: &StoredTokens) -> symbolon_client::Result<()> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Store {
+                reason: "disk full (test)".into(),
+                source: None,
+            });
+        }
+        self.inner.save(tokens).await
+    }
+    async fn clear(&self) -> symbolon_client::Result<()> {
+        self.inner.clear().await
+    }
+}
+
+/// A refresh whose tokens cannot be saved leaves the spent token in the store. The
+/// client goes on with the new tokens from memory, saves them at the next refresh, and
+/// never presents the spent one (which the server would take for reuse and revoke the
+/// session).
+#[tokio::test]
+async fn a_failed_save_after_a_rotation_does_not_replay_the_spent_token() {
+    let server = spawn_server().await;
+    let store = Arc::new(FailingStore::default());
+    let client = server.client_with(store.clone(), std::time::Duration::from_secs(60));
+    client.login(ALICE, PASSWORD).await.expect("login");
+    let spent = store.load().await.expect("load").expect("tokens");
+
+    store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.expire_access_tokens();
+    let err = client
+        .send(server.me(&client))
+        .await
+        .expect_err("not saved");
+    assert!(matches!(err, Error::Store { .. }), "{err:?}");
+    assert_eq!(server.refreshes("rotated"), 1);
+    assert_eq!(
+        client
+            .send(server.me(&client))
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::OK,
+        "the new tokens are used from memory"
+    );
+
+    store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    server.clock.advance(200); // past the reuse grace
+    server.expire_access_tokens();
+    assert_eq!(
+        client
+            .send(server.me(&client))
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(server.refreshes("rotated"), 2);
+    assert_eq!(
+        server.refreshes("reuse_detected"),
+        0,
+        "the spent token was not sent"
+    );
+    let saved = store.load().await.expect("load").expect("tokens");
+    assert_ne!(saved.refresh_token, spent.refresh_token, "saved at last");
 }
