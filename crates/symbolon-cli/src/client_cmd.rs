@@ -348,10 +348,22 @@ async fn request(
 /// The profile's client over its encrypted token file.
 async fn open(profile: &str) -> anyhow::Result<(Client, ProfileInfo)> {
     let dir = client_dir()?;
-    let info = read_profile(&dir, profile).map_err(|_| {
-        anyhow::Error::new(Error::LoginRequired)
-            .context(format!("profile {profile} has never logged in"))
-    })?;
+    let info = match read_profile(&dir, profile) {
+        Ok(info) => info,
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+        {
+            return Err(anyhow::Error::new(Error::LoginRequired)
+                .context(format!("profile {profile} has never logged in")))
+        }
+        Err(e) => {
+            return Err(e.context(format!(
+                "cannot read profile {profile} ({})",
+                dir.join(format!("{profile}.json")).display()
+            )))
+        }
+    };
     let store = Arc::new(store_of(&dir, profile, &info)?);
     Ok((build_client(&info.server, store)?, info))
 }

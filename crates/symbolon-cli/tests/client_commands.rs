@@ -286,6 +286,12 @@ async fn exit_codes_profiles_and_passphrase() {
     );
     assert!(home.join("lab.tokens").exists() && !home.join("lab.key").exists());
 
+    // A damaged profile file is a failure that says so, not "never logged in".
+    std::fs::write(home.join("junk.json"), "{not json").expect("write");
+    let junk = client(&home, &["whoami", "--profile", "junk"], "", None);
+    assert_eq!(junk.status.code(), Some(1), "{}", stderr(&junk));
+    assert!(stderr(&junk).contains("cannot read profile junk"), "{}", stderr(&junk));
+
     // A profile name is checked before anything is sent or written.
     let bad = client(
         &home,

@@ -199,8 +199,9 @@ struct Live {
 
 impl Live {
     fn new(stored: StoredTokens, expiry: Expiry) -> Live {
-        let bearer =
-            HeaderValue::from_str(&format!("Bearer {}", stored.access_token.expose())).ok();
+        let mut text = format!("Bearer {}", stored.access_token.expose());
+        let bearer = HeaderValue::from_str(&text).ok();
+        zeroize::Zeroize::zeroize(&mut text);
         let bearer = bearer.map(|mut value| {
             value.set_sensitive(true);
             value

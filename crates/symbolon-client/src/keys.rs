@@ -233,7 +233,9 @@ pub struct KeyChoice {
 }
 
 /// The usual chain for a token file named `name` in `dir`: [`choose_key_from`] with the
-/// platform's [`Keyring::preferred`] keyrings.
+/// platform's [`Keyring::preferred`] keyrings. Blocks (keyring calls of up to
+/// [`TIMEOUT`](crate::keyring::TIMEOUT) each, Argon2id): in async code, call it from
+/// `spawn_blocking`.
 pub fn choose_key(dir: &Path, name: &str, passphrase: Option<Secret>) -> Result<KeyChoice> {
     choose_key_from(Keyring::preferred(), dir, name, passphrase)
 }
@@ -242,7 +244,8 @@ pub fn choose_key(dir: &Path, name: &str, passphrase: Option<Secret>) -> Result<
 /// works (each probed with a timeout; the key is created there when missing), else from
 /// `passphrase` (Argon2id, salt in `dir/NAME.salt`), else from a key file `dir/NAME.key`
 /// (0600). The two fallbacks come with a [`KeyChoice::warning`] that says why no keyring
-/// was used; so does a key just created in a keyring that forgets it at restart.
+/// was used; so does a key just created in a keyring that forgets it at restart. Blocks,
+/// like [`choose_key`].
 pub fn choose_key_from(
     keyrings: &[Keyring],
     dir: &Path,
