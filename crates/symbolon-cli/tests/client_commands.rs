@@ -290,7 +290,11 @@ async fn exit_codes_profiles_and_passphrase() {
     std::fs::write(home.join("junk.json"), "{not json").expect("write");
     let junk = client(&home, &["whoami", "--profile", "junk"], "", None);
     assert_eq!(junk.status.code(), Some(1), "{}", stderr(&junk));
-    assert!(stderr(&junk).contains("cannot read profile junk"), "{}", stderr(&junk));
+    assert!(
+        stderr(&junk).contains("cannot read profile junk"),
+        "{}",
+        stderr(&junk)
+    );
 
     // A profile name is checked before anything is sent or written.
     let bad = client(
