@@ -24,6 +24,33 @@ fn client(dir: &Path, args: &[&str], stdin: &str, passphrase: Option<&str>) -> O
     output(command, stdin)
 }
 
+/// `symbolon login --profile PROFILE --server URL --username USER --password-stdin`,
+/// with `password` on stdin.
+fn login(
+    dir: &Path,
+    profile: &str,
+    url: &str,
+    user: &str,
+    password: &str,
+    passphrase: Option<&str>,
+) -> Output {
+    client(
+        dir,
+        &[
+            "login",
+            "--profile",
+            profile,
+            "--server",
+            url,
+            "--username",
+            user,
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+        passphrase,
+    )
+}
+
 fn ok(output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -78,24 +105,12 @@ async fn login_request_refresh_logout() {
     let url = server.url.clone();
     let home = dir.path().join("client-home");
 
-    let login = client(
-        &home,
-        &[
-            "login",
-            "--server",
-            &url,
-            "--username",
-            "alice",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-        None,
-    );
-    assert!(ok(&login).contains("logged in as alice"));
+    let logged_in = login(&home, "default", &url, "alice", PASSWORD, None);
+    assert!(ok(&logged_in).contains("logged in as alice"));
     assert!(
-        stderr(&login).contains("weaker protection"),
+        stderr(&logged_in).contains("weaker protection"),
         "the key-file fallback is announced: {}",
-        stderr(&login)
+        stderr(&logged_in)
     );
 
     assert!(ok(&client(&home, &["whoami"], "", None)).starts_with("alice at "));
@@ -173,42 +188,23 @@ async fn exit_codes_profiles_and_passphrase() {
         Some(3)
     );
     // A wrong password is a plain failure.
-    let wrong = client(
-        &home,
-        &[
-            "login",
-            "--server",
-            &server.url,
-            "--username",
-            "bob",
-            "--password-stdin",
-        ],
-        "nope nope nope\n",
-        None,
-    );
+    let wrong = login(&home, "default", &server.url, "bob", "nope nope nope", None);
     assert_eq!(wrong.status.code(), Some(1), "{}", stderr(&wrong));
 
     // A passphrase-protected profile, kept apart from the default one.
-    let login = client(
+    let logged_in = login(
         &home,
-        &[
-            "login",
-            "--profile",
-            "work",
-            "--server",
-            &server.url,
-            "--username",
-            "bob",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
+        "work",
+        &server.url,
+        "bob",
+        PASSWORD,
         Some("a long passphrase"),
     );
-    ok(&login);
+    ok(&logged_in);
     assert!(
-        stderr(&login).contains("SYMBOLON_PASSPHRASE"),
+        stderr(&logged_in).contains("SYMBOLON_PASSPHRASE"),
         "{}",
-        stderr(&login)
+        stderr(&logged_in)
     );
     assert!(home.join("work.salt").exists() && !home.join("work.key").exists());
     assert!(ok(&client(
@@ -261,21 +257,7 @@ async fn exit_codes_profiles_and_passphrase() {
 
     // A key file that is gone means logging in again (exit 3), and the tokens are left
     // where they are for the next login to replace.
-    ok(&client(
-        &home,
-        &[
-            "login",
-            "--profile",
-            "lab",
-            "--server",
-            &server.url,
-            "--username",
-            "bob",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-        None,
-    ));
+    ok(&login(&home, "lab", &server.url, "bob", PASSWORD, None));
     std::fs::remove_file(home.join("lab.key")).expect("key file");
     let lost = client(&home, &["whoami", "--profile", "lab"], "", None);
     assert_eq!(lost.status.code(), Some(3), "{}", stderr(&lost));
@@ -297,21 +279,7 @@ async fn exit_codes_profiles_and_passphrase() {
     );
 
     // A profile name is checked before anything is sent or written.
-    let bad = client(
-        &home,
-        &[
-            "login",
-            "--profile",
-            "../escape",
-            "--server",
-            &server.url,
-            "--username",
-            "bob",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-        None,
-    );
+    let bad = login(&home, "../escape", &server.url, "bob", PASSWORD, None);
     assert_eq!(bad.status.code(), Some(2), "a usage error");
     assert!(!dir.path().join("escape.tokens").exists() && !dir.path().join("escape.key").exists());
 }

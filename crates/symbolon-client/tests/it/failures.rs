@@ -57,8 +57,7 @@ async fn revoked_session_requires_login() {
     events.borrow_and_update();
 
     // Another device of alice's logs every session out.
-    let other = server.client();
-    other.login(ALICE, PASSWORD).await.expect("login");
+    let other = server.logged_in().await;
     other
         .logout_scope(symbolon_client::LogoutScope::Global)
         .await
@@ -117,21 +116,17 @@ async fn logout_revokes_and_forgets() {
 #[tokio::test]
 async fn logging_out_everywhere_from_an_ended_session_is_not_a_success() {
     let server = spawn_server().await;
-    let ended = server.client();
-    ended.login(ALICE, PASSWORD).await.expect("login");
-    let other = server.client();
-    other.login(ALICE, PASSWORD).await.expect("login");
+    let ended = server.logged_in().await;
+    let other = server.logged_in().await;
     other
         .logout_scope(LogoutScope::Others)
         .await
         .expect("ends the first session");
 
     for scope in [LogoutScope::Global, LogoutScope::Others] {
-        let client = server.client();
-        client.login(ALICE, PASSWORD).await.expect("login");
+        let client = server.logged_in().await;
         // End `client`'s session from elsewhere, then ask it to log out everywhere.
-        let killer = server.client();
-        killer.login(ALICE, PASSWORD).await.expect("login");
+        let killer = server.logged_in().await;
         killer
             .logout_scope(LogoutScope::Others)
             .await

@@ -32,6 +32,8 @@ pub async fn spawn_server_at(now: i64) -> TestServer {
 pub(crate) trait Clients {
     /// A client with a memory store and the default 60 s margin.
     fn client(&self) -> Client;
+    /// [`client`](Clients::client), logged in as `alice`.
+    async fn logged_in(&self) -> Client;
     /// A client with `store` and `margin`, quick retries and a 5 s timeout.
     fn client_with(&self, store: Arc<dyn TokenStore>, margin: Duration) -> Client;
     /// `GET /me` through `client`.
@@ -43,6 +45,12 @@ pub(crate) trait Clients {
 impl Clients for TestServer {
     fn client(&self) -> Client {
         self.client_with(Arc::new(MemoryStore::new()), Duration::from_secs(60))
+    }
+
+    async fn logged_in(&self) -> Client {
+        let client = self.client();
+        client.login(ALICE, PASSWORD).await.expect("login");
+        client
     }
 
     fn client_with(&self, store: Arc<dyn TokenStore>, margin: Duration) -> Client {

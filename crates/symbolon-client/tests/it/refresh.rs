@@ -55,8 +55,7 @@ async fn wrong_password_is_invalid_credentials() {
 #[tokio::test]
 async fn two_hundred_rejected_requests_share_one_refresh() {
     let server = spawn_server().await;
-    let client = server.client();
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server.logged_in().await;
     server.expire_access_tokens();
 
     let tasks: Vec<_> = (0..200)
@@ -101,8 +100,7 @@ async fn two_hundred_due_requests_share_one_refresh() {
 #[tokio::test]
 async fn middleware_refreshes_and_replays() {
     let server = spawn_server().await;
-    let client = server.client();
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server.logged_in().await;
     server.expire_access_tokens();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(client.middleware())
@@ -124,8 +122,7 @@ async fn middleware_refreshes_and_replays() {
 #[tokio::test]
 async fn a_401_that_is_not_invalid_token_does_not_refresh() {
     let server = spawn_server().await;
-    let client = server.client();
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server.logged_in().await;
     let request = client
         .request(reqwest::Method::POST, "/password")
         .json(&serde_json::json!({"current_password": "wrong wrong wrong", "new_password": "another good one"}));
@@ -142,8 +139,7 @@ async fn a_401_that_is_not_invalid_token_does_not_refresh() {
 async fn a_second_401_after_a_fresh_token_is_returned_without_a_loop() {
     let server = spawn_server().await;
     let stranger = spawn_server().await;
-    let client = server.client();
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server.logged_in().await;
 
     let response = client
         .send(client.http().get(format!("{}/me", stranger.url)))
@@ -174,8 +170,7 @@ async fn a_second_401_after_a_fresh_token_is_returned_without_a_loop() {
 async fn an_unreplayable_body_is_not_retried() {
     let server = spawn_server().await;
     let stranger = spawn_server().await;
-    let client = server.client();
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server.logged_in().await;
     let streamed = || {
         let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
             Ok(r#"{"current_password":"#),
@@ -235,8 +230,7 @@ async fn a_clock_hours_apart_does_not_break_refresh_timing() {
         .as_secs() as i64;
     for skew in [5 * 3600, -5 * 3600] {
         let server = spawn_server_at(local + skew).await;
-        let client = server.client();
-        client.login(ALICE, PASSWORD).await.expect("login");
+        let client = server.logged_in().await;
         for _ in 0..20 {
             let response = client.send(server.me(&client)).await.expect("send");
             assert_eq!(response.status(), StatusCode::OK, "skew {skew}");
