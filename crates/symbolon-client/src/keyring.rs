@@ -5,9 +5,11 @@
 //! keyring reports itself unavailable and callers fall back (loudly, see
 //! [`KeyChoice::warning`](crate::KeyChoice::warning)).
 //!
-//! Every call runs on a thread of its own and is given [`TIMEOUT`]: a missing D-Bus
-//! session, a Secret Service waiting for an unlock prompt or a locked keychain must not
-//! hang the program. A thread that does not answer in time is abandoned.
+//! Every call is given [`TIMEOUT`]: a missing D-Bus session, a Secret Service waiting for
+//! an unlock prompt or a locked keychain must not hang the program. The calls to one
+//! keyring run in order on one worker thread of its own, so a call that timed out and
+//! completes later can never overtake (and undo) a later one: a stale write cannot land
+//! over a newer record.
 
 use crate::error::{Error, Result};
 use crate::keys::StoreKey;
@@ -101,8 +103,8 @@ impl Keyring {
         })
     }
 
-    /// Runs `f` with this keyring's entry constructor on a thread of its own, for at
-    /// most [`TIMEOUT`]. Errors are strings for people, naming the keyring.
+    /// Runs `f` with this keyring's entry constructor on the keyring's worker, waiting
+    /// at most [`TIMEOUT`]. Errors are strings for people, naming the keyring.
     fn call<T: Send + 'static>(
         self,
         f: impl FnOnce(&dyn Fn(&str) -> backend::Result<backend::Entry>) -> backend::Result<T>
@@ -110,9 +112,13 @@ impl Keyring {
             + 'static,
     ) -> Result<T, String> {
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(f(&|user| backend::entry(self, SERVICE, user)));
-        });
+        in_order(
+            self,
+            Box::new(move || {
+                let _ = tx.send(f(&|user| backend::entry(self, SERVICE, user)));
+            }),
+        )
+        .map_err(|e| format!("{}: {e}", self.name()))?;
         match rx.recv_timeout(TIMEOUT) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(format!("{}: {e}", self.name())),
@@ -123,6 +129,43 @@ impl Keyring {
             )),
         }
     }
+}
+
+/// A call waiting for a keyring's worker.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Each keyring's worker: one thread per keyring for the life of the process, running
+/// the calls in the order they were made.
+static WORKERS: std::sync::Mutex<Vec<(Keyring, std::sync::mpsc::Sender<Job>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Queues `job` on `keyring`'s worker, starting the worker on first use.
+fn in_order(keyring: Keyring, job: Job) -> Result<(), String> {
+    let mut workers = WORKERS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut job = job;
+    if let Some(i) = workers.iter().position(|(k, _)| *k == keyring) {
+        match workers[i].1.send(job) {
+            Ok(()) => return Ok(()),
+            // The worker is gone (it panicked): start another.
+            Err(std::sync::mpsc::SendError(back)) => {
+                job = back;
+                workers.swap_remove(i);
+            }
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("symbolon-keyring".into())
+        .spawn(move || {
+            for job in rx {
+                job();
+            }
+        })
+        .map_err(|e| format!("cannot start the keyring thread: {e}"))?;
+    tx.send(job)
+        .map_err(|_| "the keyring thread stopped".to_owned())?;
+    workers.push((keyring, tx));
+    Ok(())
 }
 
 /// Where a key came from in [`get_or_create_key`].
@@ -400,5 +443,34 @@ mod backend {
 
     pub(super) fn entry(_: Keyring, _: &str, _: &str) -> Result<Entry> {
         Err(Error::Unsupported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{in_order, Keyring};
+    use std::sync::{Arc, Mutex};
+
+    /// Calls to one keyring run one after the other, in the order they were queued,
+    /// whatever their callers do meanwhile (a caller that gave up included).
+    #[test]
+    fn calls_to_a_keyring_run_in_order() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        for i in 0..200 {
+            let (seen, done_tx) = (seen.clone(), done_tx.clone());
+            in_order(
+                Keyring::Kernel,
+                Box::new(move || {
+                    seen.lock().expect("lock").push(i);
+                    if i == 199 {
+                        let _ = done_tx.send(());
+                    }
+                }),
+            )
+            .expect("queued");
+        }
+        done_rx.recv().expect("the last call ran");
+        assert_eq!(*seen.lock().expect("lock"), (0..200).collect::<Vec<_>>());
     }
 }
