@@ -193,11 +193,7 @@ async fn a_failed_save_after_a_rotation_does_not_replay_the_spent_token() {
     assert!(matches!(err, Error::Store { .. }), "{err:?}");
     assert_eq!(server.refreshes("rotated"), 1);
     assert_eq!(
-        client
-            .send(server.me(&client))
-            .await
-            .expect("send")
-            .status(),
+        server.me_status_via(&client).await,
         StatusCode::OK,
         "the new tokens are used from memory"
     );
@@ -205,14 +201,7 @@ async fn a_failed_save_after_a_rotation_does_not_replay_the_spent_token() {
     store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
     server.clock.advance(200); // past the reuse grace
     server.expire_access_tokens();
-    assert_eq!(
-        client
-            .send(server.me(&client))
-            .await
-            .expect("send")
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(server.me_status_via(&client).await, StatusCode::OK);
     assert_eq!(server.refreshes("rotated"), 2);
     assert_eq!(
         server.refreshes("reuse_detected"),

@@ -38,6 +38,10 @@ pub(crate) trait Clients {
     fn client_with(&self, store: Arc<dyn TokenStore>, margin: Duration) -> Client;
     /// `GET /me` through `client`.
     fn me(&self, client: &Client) -> reqwest::RequestBuilder;
+    /// The status of `GET /me` sent through `client` (which must not fail).
+    async fn me_status_via(&self, client: &Client) -> reqwest::StatusCode;
+    /// `n` concurrent `GET /me` through `client`; asserts that every one answered 200.
+    async fn all_ok_at_once(&self, client: &Client, n: usize);
     /// `GET /me` with a raw bearer token, without the SDK.
     async fn get_me_status(&self, access: &str) -> reqwest::StatusCode;
 }
@@ -65,6 +69,25 @@ impl Clients for TestServer {
 
     fn me(&self, client: &Client) -> reqwest::RequestBuilder {
         client.request(reqwest::Method::GET, "/me")
+    }
+
+    async fn me_status_via(&self, client: &Client) -> reqwest::StatusCode {
+        client.send(self.me(client)).await.expect("send").status()
+    }
+
+    async fn all_ok_at_once(&self, client: &Client, n: usize) {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let (client, request) = (client.clone(), self.me(client));
+                tokio::spawn(async move { client.send(request).await.map(|r| r.status()) })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(
+                task.await.expect("task").expect("request"),
+                reqwest::StatusCode::OK
+            );
+        }
     }
 
     async fn get_me_status(&self, access: &str) -> reqwest::StatusCode {

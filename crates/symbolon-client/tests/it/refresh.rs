@@ -58,15 +58,7 @@ async fn two_hundred_rejected_requests_share_one_refresh() {
     let client = server.logged_in().await;
     server.expire_access_tokens();
 
-    let tasks: Vec<_> = (0..200)
-        .map(|_| {
-            let (client, request) = (client.clone(), server.me(&client));
-            tokio::spawn(async move { client.send(request).await.map(|r| r.status()) })
-        })
-        .collect();
-    for task in tasks {
-        assert_eq!(task.await.expect("task").expect("request"), StatusCode::OK);
-    }
+    server.all_ok_at_once(&client, 200).await;
     assert_eq!(server.refreshes("rotated"), 1);
     assert_eq!(client.refresh_requests(), 1);
 }
@@ -80,15 +72,7 @@ async fn two_hundred_due_requests_share_one_refresh() {
     client.login(ALICE, PASSWORD).await.expect("login");
     let mut events = client.events();
 
-    let tasks: Vec<_> = (0..200)
-        .map(|_| {
-            let (client, request) = (client.clone(), server.me(&client));
-            tokio::spawn(async move { client.send(request).await.map(|r| r.status()) })
-        })
-        .collect();
-    for task in tasks {
-        assert_eq!(task.await.expect("task").expect("request"), StatusCode::OK);
-    }
+    server.all_ok_at_once(&client, 200).await;
     assert_eq!(server.refreshes("rotated"), 1);
     assert!(matches!(
         *events.borrow_and_update(),
@@ -154,14 +138,7 @@ async fn a_second_401_after_a_fresh_token_is_returned_without_a_loop() {
     assert_eq!(server.refreshes("rotated"), 1, "exactly one refresh");
     assert_eq!(client.refresh_requests(), 1);
     // The tokens are still good at their own server.
-    assert_eq!(
-        client
-            .send(server.me(&client))
-            .await
-            .expect("send")
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(server.me_status_via(&client).await, StatusCode::OK);
 }
 
 /// A streamed body cannot be sent twice: its `invalid_token` 401 goes back to the caller
@@ -232,8 +209,11 @@ async fn a_clock_hours_apart_does_not_break_refresh_timing() {
         let server = spawn_server_at(local + skew).await;
         let client = server.logged_in().await;
         for _ in 0..20 {
-            let response = client.send(server.me(&client)).await.expect("send");
-            assert_eq!(response.status(), StatusCode::OK, "skew {skew}");
+            assert_eq!(
+                server.me_status_via(&client).await,
+                StatusCode::OK,
+                "skew {skew}"
+            );
         }
         assert_eq!(
             client.refresh_requests(),
@@ -242,8 +222,11 @@ async fn a_clock_hours_apart_does_not_break_refresh_timing() {
         );
 
         server.expire_access_tokens();
-        let response = client.send(server.me(&client)).await.expect("send");
-        assert_eq!(response.status(), StatusCode::OK, "skew {skew}");
+        assert_eq!(
+            server.me_status_via(&client).await,
+            StatusCode::OK,
+            "skew {skew}"
+        );
         assert_eq!(client.refresh_requests(), 1, "skew {skew}: one refresh");
         assert_eq!(server.refreshes("rotated"), 1, "skew {skew}");
     }
