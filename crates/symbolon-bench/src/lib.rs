@@ -1,18 +1,17 @@
 //! Shared pieces of symbolon's benchmarks: an in-process server with a logged-in client,
 //! and the three ways of sending one request that the SDK-overhead benchmarks compare.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::sync::Arc;
 use symbolon_client::{Client, MemoryStore};
-use symbolon_core::ids::Password;
-use symbolon_core::SystemClock;
-use symbolon_server::Config;
+use symbolon_testkit::TestServer;
 
 const USER: &str = "bench";
 const PASSWORD: &str = "bench password";
 
-/// A symbolon server serving on 127.0.0.1 from the current Tokio runtime (its own SQLite
-/// file and master key in a temporary directory), and a client logged in to it.
+/// A symbolon server serving on 127.0.0.1 from the current Tokio runtime (the test kit's
+/// in-process server: its own SQLite file and master key, cheap Argon2id, a clock stopped
+/// at the real time, so tokens stay fresh), and a client logged in to it.
 pub struct InProcess {
     /// The logged-in SDK client (memory store).
     pub client: Client,
@@ -21,34 +20,18 @@ pub struct InProcess {
     /// `http://127.0.0.1:PORT/healthz`: the cheapest endpoint, so the SDK's share of a
     /// request is as large as it can get.
     pub healthz: String,
-    _dir: tempfile::TempDir,
+    _server: TestServer,
 }
 
 impl InProcess {
     /// Starts the server on the current runtime and logs in.
     pub async fn start() -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let config = Config {
-            listen: "127.0.0.1:0".into(),
-            database_url: format!("sqlite://{}", dir.path().join("symbolon.db").display()),
-            master_key_file: dir.path().join("symbolon.key"),
-            // Login speed is not measured here.
-            argon2_memory_kib: 64,
-            argon2_iterations: 1,
-            ..Config::default()
-        };
-        let state = symbolon_server::build(config, Arc::new(SystemClock)).await?;
-        symbolon_server::api::simple::create_user(&state, USER, Password::new(PASSWORD.into()))
-            .await
-            .context("creating the user")?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(symbolon_server::serve(
-            state,
-            listener,
-            std::future::pending::<()>(),
-        ));
-        let client = Client::builder(&base)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let server = TestServer::spawn_with(i64::try_from(now)?, |_| {}).await;
+        server.add_user(USER, PASSWORD).await;
+        let client = Client::builder(&server.url)
             .store(Arc::new(MemoryStore::new()))
             .build()?;
         client.login(USER, PASSWORD).await?;
@@ -56,8 +39,8 @@ impl InProcess {
         Ok(InProcess {
             client,
             access,
-            healthz: format!("{base}/healthz"),
-            _dir: dir,
+            healthz: format!("{}/healthz", server.url),
+            _server: server,
         })
     }
 

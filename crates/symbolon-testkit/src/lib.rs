@@ -1,4 +1,5 @@
-//! Test fixtures shared by symbolon's test suites (a dev-dependency only):
+//! Test fixtures shared by symbolon's test suites (a dev-dependency, and the in-process
+//! server of the SDK benchmarks in `symbolon-bench`):
 //!
 //! - [`TestServer`]: the real server on `127.0.0.1`, in the test's process, with its own
 //!   SQLite file and master key in a temporary directory and a [`ManualClock`] that tests
