@@ -263,10 +263,7 @@ pub fn choose_key_from(
             return Ok(KeyChoice {
                 key: found.key,
                 protection: Protection::Keystore,
-                source: match found.keyring {
-                    Keyring::Platform => KeySource::PlatformKeyring,
-                    Keyring::Kernel => KeySource::KernelKeyring,
-                },
+                source: KeySource::from(found.keyring),
                 keyring: Some(found.keyring),
                 warning,
             });
@@ -275,7 +272,7 @@ pub fn choose_key_from(
     };
 
     if let Some(passphrase) = passphrase {
-        let provider = PassphraseKey::new(passphrase, dir.join(format!("{name}.salt")));
+        let provider = PassphraseKey::new(passphrase, salt_path(dir, name));
         return Ok(KeyChoice {
             key: provider.key()?,
             protection: Protection::Passphrase,
@@ -286,7 +283,7 @@ pub fn choose_key_from(
             )),
         });
     }
-    let path = dir.join(format!("{name}.key"));
+    let path = key_path(dir, name);
     let provider = KeyFile::new(&path);
     Ok(KeyChoice {
         key: provider.key()?,
@@ -310,27 +307,22 @@ pub fn reopen_key(
     name: &str,
     passphrase: Option<Secret>,
 ) -> Result<StoreKey> {
-    let in_keyring = |keyring: Keyring| {
-        crate::keyring::existing_key(keyring, name)
-            .map_err(Error::KeyUnavailable)?
-            .ok_or_else(|| {
-                Error::KeyUnavailable(format!(
-                    "the token file's key is no longer in the {}",
-                    keyring.name()
-                ))
-            })
+    // Reopening never creates: the providers below would make a missing file anew.
+    let existing = |path: PathBuf| {
+        if path.exists() {
+            Ok(path)
+        } else {
+            Err(Error::KeyUnavailable(format!(
+                "{} is missing",
+                path.display()
+            )))
+        }
     };
     match source {
-        KeySource::PlatformKeyring => in_keyring(Keyring::Platform),
-        KeySource::KernelKeyring => in_keyring(Keyring::Kernel),
+        KeySource::PlatformKeyring => key_kept_in(Keyring::Platform, name),
+        KeySource::KernelKeyring => key_kept_in(Keyring::Kernel, name),
         KeySource::Passphrase => {
-            let salt = dir.join(format!("{name}.salt"));
-            if !salt.exists() {
-                return Err(Error::KeyUnavailable(format!(
-                    "{} is missing",
-                    salt.display()
-                )));
-            }
+            let salt = existing(salt_path(dir, name))?;
             let passphrase = passphrase.ok_or_else(|| {
                 Error::KeyUnavailable(
                     "the token file's key is derived from a passphrase: set SYMBOLON_PASSPHRASE"
@@ -339,15 +331,37 @@ pub fn reopen_key(
             })?;
             PassphraseKey::new(passphrase, salt).key()
         }
-        KeySource::KeyFile => {
-            let path = dir.join(format!("{name}.key"));
-            if !path.exists() {
-                return Err(Error::KeyUnavailable(format!(
-                    "{} is missing",
-                    path.display()
-                )));
-            }
-            KeyFile::new(path).key()
+        KeySource::KeyFile => KeyFile::new(existing(key_path(dir, name))?).key(),
+    }
+}
+
+/// The key `name` that `keyring` already holds.
+fn key_kept_in(keyring: Keyring, name: &str) -> Result<StoreKey> {
+    crate::keyring::existing_key(keyring, name)
+        .map_err(Error::KeyUnavailable)?
+        .ok_or_else(|| {
+            Error::KeyUnavailable(format!(
+                "the token file's key is no longer in the {}",
+                keyring.name()
+            ))
+        })
+}
+
+/// The salt file of a passphrase-derived key for the token file `name` in `dir`.
+fn salt_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.salt"))
+}
+
+/// The key file for the token file `name` in `dir`.
+fn key_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.key"))
+}
+
+impl From<Keyring> for KeySource {
+    fn from(keyring: Keyring) -> Self {
+        match keyring {
+            Keyring::Platform => KeySource::PlatformKeyring,
+            Keyring::Kernel => KeySource::KernelKeyring,
         }
     }
 }
