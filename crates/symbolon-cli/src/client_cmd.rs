@@ -404,10 +404,12 @@ fn store_of(dir: &Path, profile: &str, info: &ProfileInfo) -> anyhow::Result<Enc
     let Some(source) = info.key else {
         return Ok(new_store(dir, profile)?.0);
     };
-    match reopen_key(source, dir, profile, passphrase()) {
+    let passphrase = passphrase();
+    let missing_passphrase = source == KeySource::Passphrase && passphrase.is_none();
+    match reopen_key(source, dir, profile, passphrase) {
         Ok(key) => Ok(EncryptedFileStore::new(token_file(dir, profile), key)),
         // The passphrase can be given; anything else lost means logging in again.
-        Err(e) if source == KeySource::Passphrase && passphrase().is_none() => Err(e.into()),
+        Err(e) if missing_passphrase => Err(e.into()),
         Err(e) => Err(anyhow::Error::new(Error::LoginRequired).context(format!(
             "profile {profile}: the tokens cannot be opened ({e})"
         ))),
