@@ -51,8 +51,7 @@ async fn server_down_during_refresh_keeps_tokens() {
 async fn revoked_session_requires_login() {
     let server = spawn_server().await;
     let store = Arc::new(MemoryStore::new());
-    let client = server.client_with(store.clone(), ALWAYS_DUE);
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server.logged_in_with(store.clone(), ALWAYS_DUE).await;
     let mut events = client.events();
     events.borrow_and_update();
 
@@ -97,8 +96,9 @@ async fn no_tokens_is_login_required() {
 async fn logout_revokes_and_forgets() {
     let server = spawn_server().await;
     let store = Arc::new(MemoryStore::new());
-    let client = server.client_with(store.clone(), std::time::Duration::from_secs(60));
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server
+        .logged_in_with(store.clone(), std::time::Duration::from_secs(60))
+        .await;
     let access = client.access_token().await.expect("token");
     client.logout().await.expect("logout");
     assert!(store.load().await.expect("load").is_none());
@@ -180,8 +180,9 @@ impl TokenStore for FailingStore {
 async fn a_failed_save_after_a_rotation_does_not_replay_the_spent_token() {
     let server = spawn_server().await;
     let store = Arc::new(FailingStore::default());
-    let client = server.client_with(store.clone(), std::time::Duration::from_secs(60));
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server
+        .logged_in_with(store.clone(), std::time::Duration::from_secs(60))
+        .await;
     let spent = store.load().await.expect("load").expect("tokens");
 
     store.fail.store(true, std::sync::atomic::Ordering::SeqCst);

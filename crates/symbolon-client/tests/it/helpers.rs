@@ -34,6 +34,8 @@ pub(crate) trait Clients {
     fn client(&self) -> Client;
     /// [`client`](Clients::client), logged in as `alice`.
     async fn logged_in(&self) -> Client;
+    /// [`client_with`](Clients::client_with), logged in as `alice`.
+    async fn logged_in_with(&self, store: Arc<dyn TokenStore>, margin: Duration) -> Client;
     /// A client with `store` and `margin`, quick retries and a 5 s timeout.
     fn client_with(&self, store: Arc<dyn TokenStore>, margin: Duration) -> Client;
     /// `GET /me` through `client`.
@@ -52,7 +54,12 @@ impl Clients for TestServer {
     }
 
     async fn logged_in(&self) -> Client {
-        let client = self.client();
+        self.logged_in_with(Arc::new(MemoryStore::new()), Duration::from_secs(60))
+            .await
+    }
+
+    async fn logged_in_with(&self, store: Arc<dyn TokenStore>, margin: Duration) -> Client {
+        let client = self.client_with(store, margin);
         client.login(ALICE, PASSWORD).await.expect("login");
         client
     }

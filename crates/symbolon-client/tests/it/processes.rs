@@ -52,8 +52,7 @@ async fn four_processes_share_one_refresh() {
     let server = spawn_server().await;
     let dir = tempfile::tempdir().expect("dir");
     let store = Arc::new(file_store(dir.path()));
-    let first = server.client_with(store.clone(), ALWAYS_DUE);
-    first.login(ALICE, PASSWORD).await.expect("login");
+    let first = server.logged_in_with(store.clone(), ALWAYS_DUE).await;
 
     let exe = std::env::current_exe().expect("test binary");
     let mut children = Vec::new();

@@ -68,8 +68,9 @@ async fn two_hundred_rejected_requests_share_one_refresh() {
 #[tokio::test]
 async fn two_hundred_due_requests_share_one_refresh() {
     let server = spawn_server().await;
-    let client = server.client_with(Arc::new(MemoryStore::new()), ALWAYS_DUE);
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server
+        .logged_in_with(Arc::new(MemoryStore::new()), ALWAYS_DUE)
+        .await;
     let mut events = client.events();
 
     server.all_ok_at_once(&client, 200).await;
@@ -235,12 +236,14 @@ async fn a_clock_hours_apart_does_not_break_refresh_timing() {
 #[tokio::test]
 async fn access_token_is_refreshed_first_when_due() {
     let server = spawn_server().await;
-    let client = server.client_with(Arc::new(MemoryStore::new()), ALWAYS_DUE);
-    client.login(ALICE, PASSWORD).await.expect("login");
+    let client = server
+        .logged_in_with(Arc::new(MemoryStore::new()), ALWAYS_DUE)
+        .await;
     let first = client.access_token().await.expect("token");
     assert_eq!(server.refreshes("rotated"), 1);
-    let relaxed = server.client_with(Arc::new(MemoryStore::new()), Duration::from_secs(60));
-    relaxed.login(ALICE, PASSWORD).await.expect("login");
+    let relaxed = server
+        .logged_in_with(Arc::new(MemoryStore::new()), Duration::from_secs(60))
+        .await;
     relaxed.access_token().await.expect("token");
     assert_eq!(
         server.refreshes("rotated"),
