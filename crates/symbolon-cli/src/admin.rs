@@ -6,11 +6,10 @@ use anyhow::{bail, Context, Result};
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
-use symbolon_core::ids::{ClientId, Password, Username};
-use symbolon_core::{Clock, SystemClock};
-use symbolon_server::config::{redact_url, Provenance};
-use symbolon_server::{AppState, Config};
-use symbolon_store::ClientRecord;
+use symbolon_core::ids::{Password, Username};
+use symbolon_core::SystemClock;
+use symbolon_server::config::{redact_url, LogFormat, Provenance};
+use symbolon_server::{rfc3339, Config, MasterKeyUse, Service};
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -47,16 +46,17 @@ fn init_logging(config: &Config, verbose: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if config.log_format == "json" {
+    let _ = if config.log_format == LogFormat::Json {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
 }
 
-async fn state(file: Option<std::path::PathBuf>) -> Result<AppState> {
+/// The service for an admin command, from the same configuration as the server.
+async fn service(file: Option<std::path::PathBuf>, master: MasterKeyUse) -> Result<Service> {
     let (config, _) = load(file.as_deref(), ServeFlags::default(), false)?;
-    Ok(symbolon_server::build_admin(config, Arc::new(SystemClock)).await?)
+    Ok(symbolon_server::build_admin(&config, Arc::new(SystemClock), master).await?)
 }
 
 async fn serve(file: Option<std::path::PathBuf>, flags: ServeFlags) -> Result<ExitCode> {
@@ -71,13 +71,13 @@ async fn serve(file: Option<std::path::PathBuf>, flags: ServeFlags) -> Result<Ex
     tracing::info!(
         database = %redact_url(&config.database_url),
         master_key_file = %config.master_key_file.display(),
-        signing_alg = %config.signing_alg,
+        signing_alg = %config.signing_alg.as_str(),
         issuer = %config.issuer(),
         "settings"
     );
-    let listen = config.listen.clone();
+    let listen = config.listen;
     let state = symbolon_server::build(config, Arc::new(SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind(&listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
@@ -127,7 +127,8 @@ fn prompt_new_password() -> Result<String> {
 }
 
 async fn user(file: Option<std::path::PathBuf>, cmd: UserCommand) -> Result<ExitCode> {
-    let state = state(file).await?;
+    let service = service(file, MasterKeyUse::CreateForEmptyDatabase).await?;
+    let users = service.users();
     match cmd {
         UserCommand::Add {
             name,
@@ -139,15 +140,12 @@ async fn user(file: Option<std::path::PathBuf>, cmd: UserCommand) -> Result<Exit
             } else {
                 prompt_new_password()?
             };
-            let user =
-                symbolon_server::api::simple::create_user(&state, &name, Password::new(password))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = users.create(&name, Password::new(password)).await?;
             println!("added user {} (id {})", user.username, user.id);
         }
         UserCommand::List => {
             println!("{:<24} {:<24} {:<22} STATUS", "USERNAME", "ID", "CREATED");
-            for u in state.store().list_users().await? {
+            for u in users.list().await? {
                 let status = if u.disabled_at.is_some() {
                     "disabled"
                 } else {
@@ -157,16 +155,12 @@ async fn user(file: Option<std::path::PathBuf>, cmd: UserCommand) -> Result<Exit
                     "{:<24} {:<24} {:<22} {status}",
                     u.username,
                     u.id.to_string(),
-                    symbolon_server::api::rfc3339(u.created_at)
+                    rfc3339(u.created_at)
                 );
             }
         }
         UserCommand::Disable { name } => {
-            let key = Username::parse(&name)?.normalized();
-            let Some(user) = state.store().user_by_name(&key).await? else {
-                bail!("no user named {name}");
-            };
-            if state.store().disable_user(&user.id, state.now()).await? {
+            if users.disable(&name).await? {
                 println!("disabled {name}: every session ended");
             } else {
                 println!("{name} was already disabled");
@@ -177,83 +171,49 @@ async fn user(file: Option<std::path::PathBuf>, cmd: UserCommand) -> Result<Exit
 }
 
 async fn client(file: Option<std::path::PathBuf>, cmd: ClientCommand) -> Result<ExitCode> {
-    let state = state(file).await?;
+    let service = service(file, MasterKeyUse::CreateForEmptyDatabase).await?;
     let ClientCommand::Add { name, secret_stdin } = cmd;
-    let id = ClientId::parse(&name)?;
-    if id.as_str() == state.config.default_client_id {
-        bail!("{id} is the built-in default client");
-    }
-    let secret_hash = if secret_stdin {
-        let secret = read_stdin_line()?;
-        if secret.len() < 16 {
-            bail!("a client secret must be at least 16 characters");
-        }
-        Some(
-            state
-                .hasher
-                .hash(&state.metrics, Password::new(secret))
-                .await?,
-        )
+    let secret = if secret_stdin {
+        Some(Password::new(read_stdin_line()?))
     } else {
         None
     };
-    let confidential = secret_hash.is_some();
-    let record = ClientRecord {
-        client_id: id.to_string(),
-        secret_hash,
-        created_at: state.now(),
+    let record = service.clients().create(&name, secret).await?;
+    let kind = if record.secret_hash.is_some() {
+        "confidential"
+    } else {
+        "public"
     };
-    match state.store().create_client(&record).await {
-        Ok(()) => {}
-        Err(symbolon_store::StoreError::Conflict) => bail!("a client named {id} exists already"),
-        Err(e) => return Err(e.into()),
-    }
-    println!(
-        "added {} client {id}",
-        if confidential {
-            "confidential"
-        } else {
-            "public"
-        }
-    );
+    println!("added {kind} client {}", record.client_id);
     Ok(ExitCode::SUCCESS)
 }
 
 async fn keys(file: Option<std::path::PathBuf>, cmd: KeysCommand) -> Result<ExitCode> {
-    let (config, _) = load(file.as_deref(), ServeFlags::default(), false)?;
-    let master = symbolon_server::load_master_key(&config.master_key_file)?;
-    let store = symbolon_server::open_store(&config).await?;
-    let now = SystemClock.now();
+    let service = service(file, MasterKeyUse::MustExist).await?;
+    let keys = service.keys();
     match cmd {
         KeysCommand::List => {
             println!("{:<24} {:<6} {:<22} STATUS", "KID", "ALG", "CREATED");
-            for k in store.signing_keys().await? {
+            for k in keys.list().await? {
                 let status = match k.retired_at {
                     None => "current".to_owned(),
-                    Some(at) => format!("retired {}", symbolon_server::api::rfc3339(at)),
+                    Some(at) => format!("retired {}", rfc3339(at)),
                 };
                 println!(
                     "{:<24} {:<6} {:<22} {status}",
                     k.kid,
                     k.alg,
-                    symbolon_server::api::rfc3339(k.created_at)
+                    rfc3339(k.created_at)
                 );
             }
         }
         KeysCommand::Rotate => {
-            let wrap = symbolon_core::keys::KeyWrap::new(&master);
-            let kid = symbolon_server::keys::create_key(
-                store.as_ref(),
-                &wrap,
-                config.alg(),
-                now,
-                Some(now),
-            )
-            .await?;
+            let kid = keys.rotate().await?;
+            let settings = service.settings();
             println!(
                 "new {} signing key {kid} is current; running servers pick it up within {} s",
-                config.alg(),
-                config.key_refresh.0
+                settings.signing_alg.as_str(),
+                settings.key_refresh
             );
         }
     }

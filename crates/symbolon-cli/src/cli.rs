@@ -1,4 +1,4 @@
-//! The command line (contract §3), declared with clap.
+//! The command line (`docs/API.md` §4), declared with clap.
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -13,7 +13,7 @@ use std::path::PathBuf;
     after_help = "Examples:\n  symbolon serve\n  echo 'correct horse battery' | symbolon user add alice --password-stdin\n  symbolon --config symbolon.toml keys rotate\n  symbolon login --server http://127.0.0.1:8080 --username alice\n  symbolon request GET http://127.0.0.1:8080/me"
 )]
 pub struct Cli {
-    /// TOML configuration file (keys as in the contract; SYMBOLON_* variables and flags override it).
+    /// TOML configuration file (keys as in docs/API.md §3; SYMBOLON_* variables and flags override it).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]

@@ -1,4 +1,4 @@
-//! The client-side commands (contract §3): log in, look at the session, print a token,
+//! The client-side commands (`docs/API.md` §4): log in, look at the session, print a token,
 //! and make authenticated requests. Tokens live in an encrypted file per profile, through
 //! the `symbolon-client` SDK.
 //!
@@ -20,8 +20,9 @@ use symbolon_client::{
     choose_key_from, reopen_key, Client, EncryptedFileStore, Error, KeySource, Keyring,
     LogoutScope, Secret,
 };
+use symbolon_proto::{MeView, SessionView};
 
-/// Exit code: the session is over for good; log in again (contract §3).
+/// Exit code: the session is over for good; log in again (`docs/API.md` §4).
 const LOGIN_REQUIRED: u8 = 3;
 
 /// The client commands, flattened into the top-level command list.
@@ -145,20 +146,17 @@ async fn dispatch(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
         } => login(&profile.profile, server, username, password_stdin).await,
         SessionCommand::Whoami { profile } => {
             let (client, info) = open(&profile.profile).await?;
-            let me: serde_json::Value =
+            let me: MeView =
                 json_of(client.send(client.request(Method::GET, "/me")).await?).await?;
             println!(
                 "{} at {} (user id {}, session {})",
-                me["username"].as_str().unwrap_or("?"),
-                info.server,
-                me["sub"].as_str().unwrap_or("?"),
-                me["session_id"].as_str().unwrap_or("?")
+                me.username, info.server, me.sub, me.session_id
             );
             Ok(ExitCode::SUCCESS)
         }
         SessionCommand::Sessions { profile } => {
             let (client, _) = open(&profile.profile).await?;
-            let list: Vec<serde_json::Value> = json_of(
+            let list: Vec<SessionView> = json_of(
                 client
                     .send(client.request(Method::GET, "/sessions"))
                     .await?,
@@ -169,19 +167,14 @@ async fn dispatch(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
                 "ID", "CREATED", "LAST USED", "IP"
             );
             for s in list {
-                let field = |k: &str| s[k].as_str().unwrap_or("-").to_owned();
-                let current = if s["current"].as_bool() == Some(true) {
-                    "  (this one)"
-                } else {
-                    ""
-                };
+                let current = if s.current { "  (this one)" } else { "" };
                 println!(
                     "{:<28} {:<22} {:<22} {:<16} {}{current}",
-                    field("id"),
-                    field("created_at"),
-                    field("last_used_at"),
-                    field("ip"),
-                    field("user_agent")
+                    s.id,
+                    s.created_at,
+                    s.last_used_at,
+                    s.ip.as_deref().unwrap_or("-"),
+                    s.user_agent.as_deref().unwrap_or("-")
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -7,10 +7,10 @@ use crate::store::{MemoryStore, TokenStore};
 use crate::tokens::{StoredTokens, TokenResponse};
 use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Request, RequestBuilder, Response, StatusCode};
-use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use symbolon_proto::{Credentials, ErrorBody, LogoutRequest, RefreshRequest};
 use tokio::sync::watch;
 
 /// The state of the client's tokens, as published on [`Client::events`].
@@ -34,26 +34,8 @@ pub enum TokenEvent {
     LoginRequired,
 }
 
-/// Which sessions [`Client::logout_scope`] ends (contract §2, `POST /logout`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogoutScope {
-    /// This session.
-    Local,
-    /// The user's other sessions (this one stays).
-    Others,
-    /// Every session of the user, this one included.
-    Global,
-}
-
-impl LogoutScope {
-    fn as_str(self) -> &'static str {
-        match self {
-            LogoutScope::Local => "local",
-            LogoutScope::Others => "others",
-            LogoutScope::Global => "global",
-        }
-    }
-}
+/// Which sessions [`Client::logout_scope`] ends (`docs/API.md` §2, `POST /logout`).
+pub use symbolon_proto::LogoutScope;
 
 /// Builds a [`Client`].
 #[derive(Debug)]
@@ -242,13 +224,6 @@ impl Token {
     }
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-    #[serde(default)]
-    error_description: String,
-}
-
 impl Client {
     /// A builder for the server at `base_url` (e.g. `https://auth.example.com`).
     pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
@@ -304,16 +279,15 @@ impl Client {
 
     /// Logs in with `POST /login` and stores the tokens.
     pub async fn login(&self, username: &str, password: &str) -> Result<String> {
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            username: &'a str,
-            password: &'a str,
-        }
+        let body = Credentials {
+            username: username.to_owned(),
+            password: Secret::new(password),
+        };
         let response = self
             .inner
             .http
             .post(format!("{}/login", self.inner.base))
-            .json(&Body { username, password })
+            .json(&body)
             .send()
             .await
             .map_err(Error::transport)?;
@@ -365,7 +339,10 @@ impl Client {
         let Some((_, live, _)) = self.reconcile(self.snapshot().1).await? else {
             return Ok(());
         };
-        let body = serde_json::json!({"refresh_token": live.stored.refresh_token.expose(), "scope": scope.as_str()});
+        let body = LogoutRequest {
+            refresh_token: Some(live.stored.refresh_token.clone()),
+            scope: Some(scope),
+        };
         let response = self
             .inner
             .http
@@ -647,7 +624,9 @@ impl Client {
             .inner
             .http
             .post(format!("{}/token/refresh", self.inner.base))
-            .json(&serde_json::json!({"refresh_token": refresh.expose()}))
+            .json(&RefreshRequest {
+                refresh_token: refresh.clone(),
+            })
             .send()
             .await
             .map_err(Error::transport)?;
@@ -704,7 +683,7 @@ async fn error_of(response: Response) -> Error {
     match body {
         Some(b) => Error::Server {
             status: status.as_u16(),
-            code: b.error,
+            code: b.error.as_str().to_owned(),
             description: b.error_description,
         },
         None => Error::Server {

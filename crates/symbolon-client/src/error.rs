@@ -30,7 +30,7 @@ pub enum Error {
         #[source]
         source: Option<reqwest::Error>,
     },
-    /// The server answered with an error of the contract (§2) that the SDK does not
+    /// The server answered with an error of `docs/API.md` §2 that the SDK does not
     /// handle itself.
     #[error("the server answered {status}: {code}: {description}")]
     Server {

@@ -1,18 +1,11 @@
-//! The token response (contract §2) and the form tokens are stored in.
+//! The token response (`docs/API.md` §2, from the shared wire types) and the form
+//! tokens are stored in.
 
 use crate::expiry::BootStamp;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 
-/// The token response of `POST /login` and `POST /token/refresh` (contract §2).
-#[derive(Debug, Deserialize)]
-pub(crate) struct TokenResponse {
-    pub access_token: Secret,
-    pub token_type: String,
-    pub expires_in: u64,
-    pub refresh_token: Secret,
-    pub session_id: String,
-}
+pub(crate) use symbolon_proto::TokenResponse;
 
 /// Tokens as a [`TokenStore`](crate::TokenStore) keeps them. Its `Debug` redacts both
 /// tokens.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// The `typ` header of an access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
-/// The claims of an access token (contract §1, RFC 9068 §2.2).
+/// The claims of an access token (`docs/API.md` §1, RFC 9068 §2.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     /// Issuer.

@@ -1,4 +1,4 @@
-//! The refresh-rotation rules (contract §1), as a pure function of a session's state,
+//! The refresh-rotation rules (`docs/API.md` §1), as a pure function of a session's state,
 //! the presented generation and the time. The store carries out the decision with one
 //! compare-and-swap; this module is the only place the rules are written.
 

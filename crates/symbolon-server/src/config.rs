@@ -1,13 +1,21 @@
-//! Configuration (contract §3): defaults, then a TOML file, then `SYMBOLON_<KEY>`
-//! environment variables, then command-line flags. An unknown key in the file or an
-//! invalid value anywhere stops start-up with a message naming it.
+//! Configuration (`docs/API.md` §3): defaults, then a TOML file, then `SYMBOLON_<KEY>`
+//! environment variables, then command-line flags, parsed once into typed fields. An
+//! unknown key in the file or an invalid value anywhere stops start-up with a message
+//! naming it.
 
+use crate::api::HttpSettings;
+use crate::service::{Settings, ThrottleSettings};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use symbolon_core::ids::ClientId;
 use symbolon_core::keys::SigningAlg;
+use symbolon_core::password::HashParams;
+use symbolon_core::rotation::RefreshPolicy;
+
+pub use ipnet::IpNet;
 
 /// The longest duration accepted anywhere: 100 years.
 const MAX_DURATION: i64 = 100 * 365 * 86400;
@@ -50,21 +58,22 @@ impl<'de> Deserialize<'de> for Secs {
     }
 }
 
-/// Every setting of the server. Field names are the configuration keys. `Debug` hides
-/// the database password.
+/// Every setting of the server, typed: a value that loaded is valid. Field names are
+/// the configuration keys (`docs/API.md` §3). `Debug` hides the database password.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
-    pub listen: String,
+    pub listen: SocketAddr,
     /// `sqlite://PATH` or `postgres://...`.
     pub database_url: String,
     /// The `iss` of access tokens and the base of the metadata URLs; default `http://LISTEN`.
-    pub issuer: Option<String>,
+    pub issuer: Option<Issuer>,
     /// The `aud` of access tokens.
     pub audience: String,
     /// `EdDSA`, `ES256`, `RS256` or `HS256`.
-    pub signing_alg: String,
+    #[serde(with = "signing_alg")]
+    pub signing_alg: SigningAlg,
     /// Access-token lifetime.
     pub access_ttl: Secs,
     /// Refresh-token idle lifetime.
@@ -80,11 +89,12 @@ pub struct Config {
     /// Whether `POST /register` is open.
     pub allow_registration: bool,
     /// The built-in public client used when a request names none.
-    pub default_client_id: String,
+    #[serde(with = "client_id")]
+    pub default_client_id: ClientId,
     /// The 32-byte master key (generated with mode 0600 if missing).
     pub master_key_file: PathBuf,
     /// Log format: `text` or `json`.
-    pub log_format: String,
+    pub log_format: LogFormat,
     /// Argon2id memory in KiB.
     pub argon2_memory_kib: u32,
     /// Argon2id passes.
@@ -109,20 +119,21 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// How long revoked sessions and audit rows are kept before the purge.
     pub retention: Secs,
-    /// Addresses of reverse proxies or load balancers whose `X-Forwarded-For` is
-    /// believed; the client IP (for the per-IP throttle and the session list) is then
-    /// the right-most address in it that is not one of these.
-    pub trusted_proxies: Vec<String>,
+    /// Reverse proxies or load balancers (addresses, or networks such as `10.0.0.0/8`)
+    /// whose `X-Forwarded-For` is believed; the client IP (for the per-IP throttle and
+    /// the session list) is then the right-most address in it that is not one of these.
+    #[serde(with = "networks")]
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:8080".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://symbolon.db".into(),
             issuer: None,
             audience: "symbolon".into(),
-            signing_alg: "EdDSA".into(),
+            signing_alg: SigningAlg::EdDSA,
             access_ttl: Secs(900),
             refresh_ttl: Secs(7 * 86400),
             session_ttl: Secs(30 * 86400),
@@ -130,9 +141,9 @@ impl Default for Config {
             leeway: Secs(30),
             key_refresh: Secs(60),
             allow_registration: false,
-            default_client_id: "symbolon".into(),
+            default_client_id: ClientId::parse("symbolon").expect("a valid client id"),
             master_key_file: PathBuf::from("symbolon.key"),
-            log_format: "text".into(),
+            log_format: LogFormat::Text,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -171,37 +182,108 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// The keys a file or the environment may set.
-pub const KEYS: &[&str] = &[
-    "listen",
-    "database_url",
-    "issuer",
-    "audience",
-    "signing_alg",
-    "access_ttl",
-    "refresh_ttl",
-    "session_ttl",
-    "reuse_grace",
-    "leeway",
-    "key_refresh",
-    "allow_registration",
-    "default_client_id",
-    "master_key_file",
-    "log_format",
-    "argon2_memory_kib",
-    "argon2_iterations",
-    "argon2_parallelism",
-    "max_concurrent_hashes",
-    "max_queued_logins",
-    "account_failures_allowed",
-    "ip_failures_allowed",
-    "failure_window",
-    "max_backoff",
-    "db_pool_size",
-    "migrate_on_start",
-    "retention",
-    "trusted_proxies",
-];
+/// The keys a file or the environment may set: the fields of [`Config`], read off its
+/// serialised default so the list cannot drift from the struct.
+pub fn keys() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().map(|(key, _)| key).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// An issuer URL: `http://` or `https://`, kept without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Issuer(String);
+
+impl Issuer {
+    /// Checks and normalises an issuer URL.
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        if !(text.starts_with("https://") || text.starts_with("http://")) {
+            return Err("must be an http(s) URL");
+        }
+        Ok(Self(text.trim_end_matches('/').to_owned()))
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Issuer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Issuer::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod signing_alg {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use symbolon_core::keys::SigningAlg;
+
+    pub fn serialize<S: Serializer>(alg: &SigningAlg, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(alg.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SigningAlg, D::Error> {
+        let text = String::deserialize(d)?;
+        SigningAlg::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom("must be one of EdDSA, ES256, RS256, HS256"))
+    }
+}
+
+mod client_id {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use symbolon_core::ids::ClientId;
+
+    pub fn serialize<S: Serializer>(id: &ClientId, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(id.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ClientId, D::Error> {
+        let text = String::deserialize(d)?;
+        ClientId::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `trusted_proxies`: each entry an address (`10.0.0.1`, a network of one) or a network
+/// (`10.0.0.0/8`, `fd00::/8`).
+mod networks {
+    use super::IpNet;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::net::IpAddr;
+
+    pub fn serialize<S: Serializer>(nets: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(nets.iter().map(ToString::to_string))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| {
+                let text = text.trim();
+                text.parse::<IpNet>()
+                    .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        serde::de::Error::custom(
+                            "must be a list of IP addresses or networks (10.0.0.1, 10.0.0.0/8)",
+                        )
+                    })
+            })
+            .collect()
+    }
+}
 
 /// A configuration that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -232,8 +314,10 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
+        let keys = keys();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let figment = figment
-            .merge(Env::prefixed("SYMBOLON_").only(KEYS))
+            .merge(Env::prefixed("SYMBOLON_").only(&keys))
             .merge(Serialized::defaults(flags));
         let config: Config = figment.extract().map_err(|e| ConfigError(describe(e)))?;
         config.validate()?;
@@ -245,17 +329,9 @@ impl Config {
         ))
     }
 
+    /// The rules that tie several keys together (each key's own rules are its type's).
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("`{key}` {why}")));
-        if self.listen.parse::<SocketAddr>().is_err() {
-            return bad(
-                "listen",
-                "must be an address with a port, such as 127.0.0.1:8080",
-            );
-        }
-        if SigningAlg::parse(&self.signing_alg).is_none() {
-            return bad("signing_alg", "must be one of EdDSA, ES256, RS256, HS256");
-        }
         for (key, value) in [
             ("access_ttl", self.access_ttl),
             ("refresh_ttl", self.refresh_ttl),
@@ -269,53 +345,63 @@ impl Config {
         if self.reuse_grace.0 >= self.refresh_ttl.0 {
             return bad("reuse_grace", "must be shorter than refresh_ttl");
         }
-        if !matches!(self.log_format.as_str(), "text" | "json") {
-            return bad("log_format", "must be text or json");
+        if self.max_concurrent_hashes == 0 {
+            return bad("max_concurrent_hashes", "must be at least 1");
         }
-        if symbolon_core::ids::ClientId::parse(&self.default_client_id).is_err() {
-            return bad(
-                "default_client_id",
-                "must be 1-64 characters of ASCII letters, digits and . _ -",
-            );
-        }
-        if self.max_concurrent_hashes == 0 || self.db_pool_size == 0 {
-            return bad("max_concurrent_hashes/db_pool_size", "must be at least 1");
-        }
-        if self
-            .trusted_proxies
-            .iter()
-            .any(|p| p.parse::<std::net::IpAddr>().is_err())
-        {
-            return bad("trusted_proxies", "must be a list of IP addresses");
-        }
-        if let Some(issuer) = &self.issuer {
-            if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
-                return bad("issuer", "must be an http(s) URL");
-            }
+        if self.db_pool_size == 0 {
+            return bad("db_pool_size", "must be at least 1");
         }
         Ok(())
     }
 
     /// The issuer: configured, or `http://LISTEN`.
     pub fn issuer(&self) -> String {
-        self.issuer
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
-            .trim_end_matches('/')
-            .to_owned()
+        match &self.issuer {
+            Some(issuer) => issuer.as_str().to_owned(),
+            None => format!("http://{}", self.listen),
+        }
     }
 
-    /// The trusted proxies' addresses (validated at load).
-    pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
-        self.trusted_proxies
-            .iter()
-            .filter_map(|p| p.parse().ok())
-            .collect()
+    /// The settings the service runs with.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            issuer: self.issuer(),
+            audience: self.audience.clone(),
+            signing_alg: self.signing_alg,
+            access_ttl: self.access_ttl.0,
+            policy: RefreshPolicy {
+                refresh_ttl: self.refresh_ttl.0,
+                reuse_grace: self.reuse_grace.0,
+            },
+            session_ttl: self.session_ttl.0,
+            leeway: self.leeway.0,
+            key_refresh: self.key_refresh.0,
+            allow_registration: self.allow_registration,
+            default_client: self.default_client_id.clone(),
+            throttle: ThrottleSettings {
+                account_failures_allowed: self.account_failures_allowed,
+                ip_failures_allowed: self.ip_failures_allowed,
+                failure_window: self.failure_window.0,
+                max_backoff: self.max_backoff.0,
+            },
+            retention: self.retention.0,
+        }
     }
 
-    /// The signing algorithm (validated at load).
-    pub fn alg(&self) -> SigningAlg {
-        SigningAlg::parse(&self.signing_alg).unwrap_or(SigningAlg::EdDSA)
+    /// What only the HTTP layer needs.
+    pub fn http_settings(&self) -> HttpSettings {
+        HttpSettings {
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
+
+    /// The Argon2id parameters.
+    pub fn hash_params(&self) -> HashParams {
+        HashParams {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: self.argon2_parallelism,
+        }
     }
 }
 
@@ -409,6 +495,50 @@ mod tests {
     }
 
     #[test]
+    fn the_keys_are_the_fields() {
+        let keys = keys();
+        assert_eq!(keys.len(), 28, "{keys:?}");
+        for key in [
+            "listen",
+            "issuer",
+            "signing_alg",
+            "trusted_proxies",
+            "retention",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+        }
+    }
+
+    #[test]
+    fn typed_values_are_parsed_once_and_bad_ones_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "trusted_proxies = [\"10.0.0.1\", \"fd00::/8\"]\nsigning_alg = \"ES256\"\nlog_format = \"json\"\nissuer = \"https://auth.example/\"\n",
+        )
+        .unwrap();
+        let (c, _) = Config::load(Some(&path), none()).unwrap();
+        assert_eq!(c.signing_alg, SigningAlg::ES256);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.issuer(), "https://auth.example");
+        let v6: std::net::IpAddr = "fd00::1".parse().unwrap();
+        assert!(c.trusted_proxies[1].contains(&v6));
+        assert!(c.trusted_proxies[0].contains(&"10.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+        for (line, key) in [
+            ("trusted_proxies = [\"10.0.0.300\"]", "trusted_proxies"),
+            ("log_format = \"yaml\"", "log_format"),
+            ("listen = \"localhost\"", "listen"),
+            ("default_client_id = \"a b\"", "default_client_id"),
+            ("issuer = \"ftp://x\"", "issuer"),
+        ] {
+            std::fs::write(&path, format!("{line}\n")).unwrap();
+            let err = Config::load(Some(&path), none()).unwrap_err().to_string();
+            assert!(err.contains(key), "{line}: {err}");
+        }
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
@@ -416,7 +546,7 @@ mod tests {
         let flags = BTreeMap::from([("listen".to_string(), "127.0.0.1:9001".to_string())]);
         let (c, _) = Config::load(Some(&path), flags).unwrap();
         assert_eq!(
-            (c.listen.as_str(), c.audience.as_str()),
+            (c.listen.to_string().as_str(), c.audience.as_str()),
             ("127.0.0.1:9001", "a")
         );
     }

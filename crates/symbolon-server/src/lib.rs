@@ -1,34 +1,28 @@
-//! The symbolon HTTP server.
+//! The symbolon server: the [`service`] layer (what symbolon does, free of transports)
+//! and the HTTP layer on top of it ([`api`]).
 //!
 //! [`build`] turns a [`Config`] into an [`AppState`] (opening the store, reading or
-//! creating the master key, loading the signing keys); [`api::router`] is the axum
-//! router; [`serve`] runs it with the background jobs until a shutdown signal.
-//! Only this crate knows HTTP status codes: see [`error::ApiError`].
+//! creating the master key, starting the [`Service`]); [`api::router`] is the axum
+//! router; [`serve`] runs it with the background jobs until a shutdown signal. The
+//! admin commands use [`build_admin`] and call the service directly. Only [`api`]
+//! knows HTTP: see [`api::ApiError`].
 
 pub mod api;
-pub mod auth;
 pub mod config;
-pub mod error;
-pub mod extract;
-pub mod hashing;
-pub mod keys;
-pub mod metrics;
-pub mod state;
+pub mod service;
 
+pub use api::AppState;
 pub use config::Config;
-pub use state::AppState;
+pub use service::Service;
 
+use service::{KeyMode, Parts};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use symbolon_core::access::Expectations;
-use symbolon_core::keys::KeyWrap;
 use symbolon_core::master::MasterKey;
-use symbolon_core::password::{HashParams, Hasher};
-use symbolon_core::refresh::RefreshCodec;
-use symbolon_core::rotation::RefreshPolicy;
+use symbolon_core::password::Hasher;
 use symbolon_core::Clock;
 use symbolon_store::{Store, StoreError};
 
@@ -49,12 +43,9 @@ pub enum StartError {
     /// The database cannot be opened or migrated.
     #[error("database: {0}")]
     Store(#[from] StoreError),
-    /// The signing keys cannot be loaded.
+    /// The service could not start (signing keys, hashing threads).
     #[error(transparent)]
-    Keys(#[from] keys::KeysError),
-    /// The password-hashing threads could not be started.
-    #[error("cannot start the password-hashing threads: {0}")]
-    Threads(String),
+    Service(#[from] service::StartFailure),
     /// The Argon2id parameters are invalid.
     #[error(transparent)]
     Hash(#[from] symbolon_core::password::BadParams),
@@ -108,28 +99,43 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     Ok(store)
 }
 
-/// Builds the application state from a configuration: store, master key, keys, hasher.
+/// Builds the server's state from a configuration: store, master key, service.
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
     let (master, created) = load_or_create_master_key(&config.master_key_file)?;
     if created {
         tracing::info!(path = %config.master_key_file.display(), "generated a new master key (mode 0600); keep it safe and back it up");
     }
     let store = open_store(&config).await?;
-    build_with(config, clock, store, &master, keys::KeyMode::Serve).await
+    build_with(&config, clock, store, &master).await
 }
 
-/// The state for an admin command (`user`, `client`): it never rotates signing keys,
-/// and creates a master key only for an empty database (a first `symbolon user add`
-/// before the first `serve`), so a command run with the wrong configuration cannot
-/// strand the servers' keys.
-pub async fn build_admin(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
-    let store = open_store(&config).await?;
-    let master = if store.signing_keys().await?.is_empty() {
+/// How an admin command may treat the master key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterKeyUse {
+    /// Create it when the database has no signing keys yet (a first `symbolon user add`
+    /// before the first `serve`).
+    CreateForEmptyDatabase,
+    /// It must exist (`symbolon keys`).
+    MustExist,
+}
+
+/// The service for an admin command (`user`, `client`, `keys`): it never rotates
+/// signing keys on its own, and creates a master key only as `master` allows, so a
+/// command run with the wrong configuration cannot strand the servers' keys.
+pub async fn build_admin(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    master: MasterKeyUse,
+) -> Result<Service, StartError> {
+    let store = open_store(config).await?;
+    let master = if master == MasterKeyUse::CreateForEmptyDatabase
+        && store.signing_keys().await?.is_empty()
+    {
         load_or_create_master_key(&config.master_key_file)?.0
     } else {
         load_master_key(&config.master_key_file)?
     };
-    build_with(config, clock, store, &master, keys::KeyMode::Admin).await
+    start_service(config, clock, store, &master, KeyMode::Admin).await
 }
 
 /// Reads an existing master key; a missing file is an error naming it.
@@ -143,61 +149,32 @@ pub fn load_master_key(path: &Path) -> Result<MasterKey, StartError> {
     Ok(load_or_create_master_key(path)?.0)
 }
 
-/// Builds the state from parts already opened (tests share a store this way).
+/// Builds the server's state from parts already opened (tests share a store this way).
 pub async fn build_with(
-    config: Config,
+    config: &Config,
     clock: Arc<dyn Clock>,
     store: Arc<dyn Store>,
     master: &MasterKey,
-    mode: keys::KeyMode,
 ) -> Result<AppState, StartError> {
-    let hasher = Hasher::new(HashParams {
-        memory_kib: config.argon2_memory_kib,
-        iterations: config.argon2_iterations,
-        parallelism: config.argon2_parallelism,
-    })?;
-    let retention = keys::Retention {
-        access_ttl: config.access_ttl.0,
-        leeway: config.leeway.0,
-        key_refresh: config.key_refresh.0,
-    };
-    let keys = keys::KeyManager::start(
-        store.as_ref(),
-        KeyWrap::new(master),
-        config.alg(),
-        retention,
-        clock.now(),
-        mode,
-    )
-    .await?;
-    let issuer = config.issuer();
-    let trusted_proxies = config.trusted_proxies();
-    let inner = state::Inner {
-        expect: Expectations {
-            issuer: issuer.clone(),
-            audience: config.audience.clone(),
-            leeway: config.leeway.0,
-        },
-        policy: RefreshPolicy {
-            refresh_ttl: config.refresh_ttl.0,
-            reuse_grace: config.reuse_grace.0,
-        },
-        codec: RefreshCodec::new(master),
-        hasher: hashing::HashPool::new(
-            hasher,
-            config.max_concurrent_hashes,
-            config.max_queued_logins,
-        )
-        .map_err(|e| StartError::Threads(e.to_string()))?,
-        metrics: metrics::Metrics::default(),
-        keys,
-        issuer,
-        trusted_proxies,
+    let service = start_service(config, clock, store, master, KeyMode::Serve).await?;
+    Ok(AppState::new(service, config.http_settings()))
+}
+
+async fn start_service(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+    master: &MasterKey,
+    mode: KeyMode,
+) -> Result<Service, StartError> {
+    let parts = Parts {
         store,
         clock,
-        config,
+        hasher: Hasher::new(config.hash_params())?,
+        hash_threads: config.max_concurrent_hashes,
+        max_queued_hashes: config.max_queued_logins,
     };
-    Ok(AppState(Arc::new(inner)))
+    Ok(Service::start(config.settings(), parts, master, mode).await?)
 }
 
 /// Runs the server on `listener` until `shutdown` completes, then finishes the requests
@@ -217,39 +194,33 @@ pub async fn serve(
 }
 
 async fn background_jobs(state: AppState) {
-    let key_period = Duration::from_secs(state.config.key_refresh.0.max(1) as u64);
+    let service = state.service();
+    let key_period = Duration::from_secs(service.settings().key_refresh.max(1) as u64);
     let mut key_tick = tokio::time::interval(key_period);
     let mut purge_tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tokio::select! {
             _ = key_tick.tick() => {
-                if let Err(e) = state.keys.reload(state.store(), state.now()).await {
-                    tracing::warn!(error = %e, "signing-key reload failed; keeping the keys in memory");
+                if let Err(e) = service.keys().reload().await {
+                    tracing::warn!(error = %api::error::chain(&e), "signing-key reload failed; keeping the keys in memory");
                 }
             }
-            _ = purge_tick.tick() => purge(&state).await,
+            _ = purge_tick.tick() => {
+                if let Err(e) = service.purge().await {
+                    tracing::warn!(error = %api::error::chain(&e), "purge failed");
+                }
+            }
         }
     }
 }
 
-/// Deletes expired sessions, old audit rows and stale throttle rows in bounded batches.
-pub async fn purge(state: &AppState) {
-    let now = state.now();
-    let keep = state.config.retention.0;
-    let cutoffs = symbolon_store::PurgeCutoffs {
-        sessions_ended_before: now,
-        sessions_revoked_before: now - keep,
-        audit_before: now - keep,
-        throttle_quiet_before: now - state.config.failure_window.0,
-    };
-    for _ in 0..100 {
-        match state.store().purge(&cutoffs, 1000).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, "purge failed");
-                break;
-            }
-        }
-    }
+/// An RFC 3339 UTC time, for people and for the JSON views.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }

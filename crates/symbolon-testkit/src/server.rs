@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use symbolon_core::ids::Password;
 use symbolon_core::ManualClock;
-use symbolon_server::{AppState, Config};
+use symbolon_server::{AppState, Config, Service};
 use tokio::sync::oneshot;
 
 /// The start of every test clock: a fixed, realistic time (2027-01-15).
@@ -15,9 +15,11 @@ pub const T0: i64 = 1_800_000_000;
 /// issuer.
 pub fn test_config(dir: &Path) -> Config {
     Config {
-        listen: "127.0.0.1:0".into(),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url: format!("sqlite://{}", dir.join("symbolon.db").display()),
-        issuer: Some("http://symbolon.test".into()),
+        issuer: Some(
+            symbolon_server::config::Issuer::parse("http://symbolon.test").expect("issuer"),
+        ),
         master_key_file: dir.join("symbolon.key"),
         argon2_memory_kib: 64,
         argon2_iterations: 1,
@@ -31,8 +33,10 @@ pub struct TestServer {
     pub url: String,
     /// The address it listens on (kept across [`restart`](Self::restart)).
     pub addr: SocketAddr,
-    /// The server's state: store, keys, metrics, configuration.
+    /// The server's state (its service: store, keys, metrics).
     pub state: AppState,
+    /// The configuration it was started with.
+    pub config: Config,
     /// The server's clock; advance it to age tokens.
     pub clock: Arc<ManualClock>,
     /// The temporary directory with the database and the master key.
@@ -64,7 +68,7 @@ impl TestServer {
         clock: Arc<ManualClock>,
         bind: &str,
     ) -> TestServer {
-        let state = symbolon_server::build(config, clock.clone())
+        let state = symbolon_server::build(config.clone(), clock.clone())
             .await
             .expect("server builds");
         let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
@@ -77,6 +81,7 @@ impl TestServer {
             url: format!("http://{addr}"),
             addr,
             state,
+            config,
             clock,
             dir,
             http: reqwest::Client::new(),
@@ -99,7 +104,7 @@ impl TestServer {
     /// A new server on the same port, SQLite file, master key, configuration and clock.
     pub async fn restart(mut self) -> TestServer {
         self.stop().await;
-        let config = self.state.config.clone();
+        let config = self.config.clone();
         let (dir, clock, addr) = (self.dir.clone(), self.clock.clone(), self.addr);
         drop(self);
         Self::start(dir, config, clock, &addr.to_string()).await
@@ -110,9 +115,16 @@ impl TestServer {
         self.dir.path().to_path_buf()
     }
 
-    /// Creates a user and returns its id.
+    /// The server's service, as the admin commands call it.
+    pub fn service(&self) -> &Service {
+        self.state.service()
+    }
+
+    /// Creates a user (as `symbolon user add` does) and returns its id.
     pub async fn add_user(&self, name: &str, password: &str) -> String {
-        symbolon_server::api::simple::create_user(&self.state, name, Password::new(password.into()))
+        self.service()
+            .users()
+            .create(name, Password::new(password.into()))
             .await
             .expect("user created")
             .id
@@ -122,7 +134,7 @@ impl TestServer {
     /// How many refreshes the server counted with this outcome (`rotated`,
     /// `grace_replay`, `reuse_detected`, `revoked`, …).
     pub fn refreshes(&self, outcome: &str) -> u64 {
-        let text = self.state.metrics.encode();
+        let text = self.service().metrics().encode();
         let needle = format!("symbolon_refresh_total{{outcome=\"{outcome}\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&needle))
@@ -132,7 +144,7 @@ impl TestServer {
 
     /// Moves the server's clock past every access token issued so far.
     pub fn expire_access_tokens(&self) {
-        let config = &self.state.config;
+        let config = &self.config;
         self.clock
             .advance(config.access_ttl.0 + config.leeway.0 + 1);
     }

@@ -1,57 +1,49 @@
-//! The HTTP surface: the router, the response types and the generated OpenAPI document.
+//! The HTTP layer: the router, extractors, handlers of a few lines each that call the
+//! [`service`](crate::service) and render its results, the one error mapping
+//! ([`error`]), and the generated OpenAPI document. Only this module knows HTTP.
 
+pub mod error;
+pub mod extract;
 pub mod oauth;
 pub mod ops;
 pub mod simple;
+pub mod state;
 
-use crate::auth::Issued;
-use crate::error::ApiError;
-use crate::state::AppState;
+pub use error::{ApiError, Dialect};
+pub use state::{AppState, HttpSettings};
+
+use crate::service::Issued;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::Router;
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use axum::{Json, Router};
+use symbolon_proto::{Secret, TokenResponse, BEARER};
+use utoipa::OpenApi;
 
-/// Requests over this size get 413 (contract §2).
+/// Requests over this size get 413 (`docs/API.md` §2).
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// The token response of contract §2.
-// No Debug: it holds both tokens.
-#[derive(Serialize, ToSchema)]
-pub struct TokenResponse {
-    /// The access token (a JWT).
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// The refresh token (opaque).
-    pub refresh_token: String,
-    /// Seconds until the refresh token expires.
-    pub refresh_token_expires_in: i64,
-    /// The session both belong to.
-    pub session_id: String,
-}
+/// A token pair as the JSON APIs render it; never cached.
+#[derive(Debug)]
+pub struct Tokens(pub TokenResponse);
 
-impl From<Issued> for TokenResponse {
-    fn from(i: Issued) -> Self {
-        Self {
-            access_token: i.access_token,
-            token_type: "Bearer",
-            expires_in: i.expires_in,
-            refresh_token: i.refresh_token.expose().to_owned(),
-            refresh_token_expires_in: i.refresh_expires_in,
-            session_id: i.session_id.to_string(),
-        }
+impl From<Issued> for Tokens {
+    fn from(issued: Issued) -> Self {
+        Self(TokenResponse {
+            access_token: Secret::new(issued.access_token),
+            token_type: BEARER.to_owned(),
+            expires_in: issued.expires_in.max(0) as u64,
+            refresh_token: Secret::new(issued.refresh_token.expose()),
+            refresh_token_expires_in: issued.refresh_expires_in.max(0) as u64,
+            session_id: issued.session_id.to_string(),
+        })
     }
 }
 
-impl IntoResponse for TokenResponse {
+impl IntoResponse for Tokens {
     fn into_response(self) -> Response {
-        no_store(axum::Json(self).into_response())
+        no_store(Json(self.0).into_response())
     }
 }
 
@@ -63,28 +55,17 @@ pub fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// An RFC 3339 UTC time.
-pub fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 /// The OpenAPI 3.1 document, generated from the handlers' annotations.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "symbolon", description = "Self-hosted token service: access and rotating refresh tokens."),
+    info(title = "symbolon", description = "Self-hosted token service: access and rotating refresh tokens. The reference is docs/API.md."),
     paths(
-        simple::login, simple::refresh, simple::logout, simple::register, simple::password,
+        simple::login, simple::refresh, simple::logout, simple::register, simple::password_change,
         simple::me, simple::sessions, simple::delete_session,
         oauth::token, oauth::revoke, oauth::introspect, oauth::jwks, oauth::metadata,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
-    components(schemas(TokenResponse, crate::error::ErrorBody)),
+    components(schemas(TokenResponse, symbolon_proto::ErrorBody)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -107,14 +88,14 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
-/// Every route of contract §2.
+/// Every route of `docs/API.md` §2.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/login", post(simple::login))
         .route("/token/refresh", post(simple::refresh))
         .route("/logout", post(simple::logout))
         .route("/register", post(simple::register))
-        .route("/password", post(simple::password))
+        .route("/password", post(simple::password_change))
         .route("/me", get(simple::me))
         .route("/sessions", get(simple::sessions))
         .route("/sessions/{id}", delete(simple::delete_session))

@@ -1,28 +1,36 @@
 //! Operations endpoints: liveness, readiness, metrics, the OpenAPI document.
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use super::error::{chain, ApiError};
+use super::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use symbolon_proto::{ErrorBody, ErrorCode, Status};
 use utoipa::OpenApi;
 
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive")))]
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Status)))]
+pub async fn healthz() -> Json<Status> {
+    Json(Status {
+        status: "ok".into(),
+    })
 }
 
 /// The database answers.
-#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, description = "database unreachable")))]
+#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Status), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store().ping().await {
-        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+    match state.service().ready().await {
+        Ok(()) => Json(Status {
+            status: "ready".into(),
+        })
+        .into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            let body = json!({"error": "server_error", "error_description": "the database is unreachable"});
+            tracing::warn!(error = %chain(&e), "readiness check failed");
+            let body = ErrorBody {
+                error: ErrorCode::ServerError,
+                error_description: "the database is unreachable".into(),
+            };
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
@@ -36,7 +44,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.encode(),
+        state.service().metrics().encode(),
     )
         .into_response()
 }
@@ -46,6 +54,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 pub async fn openapi() -> Result<Response, ApiError> {
     let doc = super::ApiDoc::openapi()
         .to_json()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], doc).into_response())
 }

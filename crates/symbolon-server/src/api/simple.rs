@@ -1,56 +1,42 @@
-//! The simple API (contract §2): JSON in, JSON out, `invalid_grant` as 401.
+//! The simple API (`docs/API.md` §2): JSON in, JSON out, `invalid_grant` as 401.
 
-use super::{rfc3339, TokenResponse};
-use crate::auth::{self, AuthError, LogoutScope, RequestMeta};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{bearer_token, rejection, scrub, ApiJson, Authenticated};
-use crate::state::AppState;
+use super::error::ApiError;
+use super::extract::{bearer_token, rejection, scrub, ApiJson};
+use super::{AppState, Tokens};
+use crate::rfc3339;
+use crate::service::{Authenticated, Credential, RequestMeta};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use symbolon_core::ids::{Password, SessionId, UserId, Username};
-use symbolon_store::UserRecord;
-use utoipa::ToSchema;
+use symbolon_core::ids::Password;
+use symbolon_proto::{
+    Credentials, ErrorBody, LogoutRequest, MeView, PasswordChange, RefreshRequest, SessionView,
+    TokenResponse, UserView,
+};
 
-fn grant(e: AuthError) -> ApiError {
-    e.into_api(StatusCode::UNAUTHORIZED)
-}
-
-/// `POST /login` body.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct LoginRequest {
-    /// The username.
-    pub username: String,
-    /// The password.
-    #[schema(value_type = String)]
-    pub password: Password,
+/// A password as the core types keep it (wiped on drop), moved out of its wire wrapper.
+fn password(secret: symbolon_proto::Secret) -> Password {
+    Password::new(secret.into_inner())
 }
 
 /// Logs in and starts a session.
-#[utoipa::path(post, path = "/login", request_body = LoginRequest, responses(
+#[utoipa::path(post, path = "/login", request_body = Credentials, responses(
     (status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
     (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     meta: RequestMeta,
-    ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<TokenResponse, ApiError> {
-    let client = state.config.default_client_id.clone();
-    let issued = auth::login(&state, &body.username, body.password, &client, &meta)
-        .await
-        .map_err(grant)?;
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Tokens, ApiError> {
+    let service = state.service();
+    let client = &service.settings().default_client;
+    let issued = service
+        .sessions()
+        .login(&body.username, password(body.password), client, &meta)
+        .await?;
     Ok(issued.into())
-}
-
-/// `POST /token/refresh` body.
-#[derive(Deserialize, ToSchema)]
-pub struct RefreshRequest {
-    /// The refresh token to rotate.
-    pub refresh_token: String,
 }
 
 /// Rotates a refresh token: returns the successor and a new access token.
@@ -60,21 +46,14 @@ pub async fn refresh(
     State(state): State<AppState>,
     meta: RequestMeta,
     ApiJson(body): ApiJson<RefreshRequest>,
-) -> Result<TokenResponse, ApiError> {
-    let client = state.config.default_client_id.clone();
-    let issued = auth::refresh(&state, &body.refresh_token, &client, &meta)
-        .await
-        .map_err(grant)?;
+) -> Result<Tokens, ApiError> {
+    let service = state.service();
+    let client = &service.settings().default_client;
+    let issued = service
+        .sessions()
+        .refresh(body.refresh_token.expose(), client, &meta)
+        .await?;
     Ok(issued.into())
-}
-
-/// `POST /logout` body (optional with a bearer token).
-#[derive(Default, Deserialize, ToSchema)]
-pub struct LogoutRequest {
-    /// A refresh token of the session, when no bearer token is sent.
-    pub refresh_token: Option<String>,
-    /// `local` (default), `others` or `global`.
-    pub scope: Option<LogoutScope>,
 }
 
 /// Ends this session, the user's other sessions, or all of them.
@@ -106,224 +85,91 @@ pub async fn logout(
             ApiError::InvalidRequest(format!("invalid JSON body: {}", scrub(&e.to_string())))
         })?
     };
-    let session = if let Some(token) = bearer_token(&headers) {
-        auth::authenticate(&state, token).await?.1
-    } else if let Some(refresh) = &request.refresh_token {
-        auth::session_of_refresh_token(&state, refresh, Some(&meta))
-            .await
-            .map_err(grant)?
-    } else {
-        return Err(ApiError::InvalidToken(None));
+    let credential = match (bearer_token(&headers), &request.refresh_token) {
+        (Some(access), _) => Credential::Access(access),
+        (None, Some(refresh)) => Credential::Refresh(refresh.expose()),
+        (None, None) => return Err(ApiError::InvalidToken(None)),
     };
-    auth::logout(
-        &state,
-        &session,
-        request.scope.unwrap_or(LogoutScope::Local),
-        &meta,
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /register` body.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RegisterRequest {
-    /// 1-64 characters of ASCII letters, digits and `._-@`.
-    pub username: String,
-    /// 8-1024 characters.
-    #[schema(value_type = String)]
-    pub password: Password,
-}
-
-/// A user as shown to clients.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserResponse {
-    /// The stable user id.
-    pub sub: String,
-    /// The username.
-    pub username: String,
-}
-
-/// Creates an account, when registration is open.
-#[utoipa::path(post, path = "/register", request_body = RegisterRequest, responses(
-    (status = 201, body = UserResponse), (status = 400, body = ErrorBody),
-    (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn register(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<RegisterRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    if !state.config.allow_registration {
-        return Err(ApiError::Forbidden("registration is disabled".into()));
-    }
-    let user = create_user(&state, &body.username, body.password).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(UserResponse {
-            sub: user.id.to_string(),
-            username: user.username,
-        }),
-    ))
-}
-
-/// Validates, hashes and stores a new user, and audits it (shared with `symbolon user add`).
-pub async fn create_user(
-    state: &AppState,
-    username: &str,
-    password: Password,
-) -> Result<UserRecord, ApiError> {
-    let username =
-        Username::parse(username).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
-    let password = Password::new_checked(password.expose().to_owned())
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
-    if state
-        .store()
-        .user_by_name(&username.normalized())
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::Conflict("the username is taken".into()));
-    }
-    let hash = state
-        .hasher
-        .hash(&state.metrics, password)
-        .await
-        .map_err(|_| ApiError::RateLimited(1))?;
-    let user = UserRecord {
-        id: UserId::generate(),
-        username: username.as_str().to_owned(),
-        password_hash: hash,
-        created_at: state.now(),
-        disabled_at: None,
-    };
+    let scope = request.scope.unwrap_or_default();
     state
-        .store()
-        .create_user(&user)
-        .await
-        .map_err(|e| match e {
-            symbolon_store::StoreError::Conflict => {
-                ApiError::Conflict("the username is taken".into())
-            }
-            other => other.into(),
-        })?;
-    let event = symbolon_store::AuditEvent {
-        user_id: Some(user.id.to_string()),
-        ..symbolon_store::AuditEvent::new(symbolon_store::audit_kind::USER_CREATED, user.created_at)
-    };
-    state.store().audit(&event).await?;
-    Ok(user)
-}
-
-/// `POST /password` body.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct PasswordRequest {
-    /// The password now.
-    #[schema(value_type = String)]
-    pub current_password: Password,
-    /// The new password (8-1024 characters).
-    #[schema(value_type = String)]
-    pub new_password: Password,
-}
-
-/// Changes the password and ends every other session of the user.
-#[utoipa::path(post, path = "/password", request_body = PasswordRequest, responses(
-    (status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn password(
-    State(state): State<AppState>,
-    meta: RequestMeta,
-    auth: Authenticated,
-    ApiJson(body): ApiJson<PasswordRequest>,
-) -> Result<StatusCode, ApiError> {
-    let new = Password::new_checked(body.new_password.expose().to_owned())
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
-    let user = auth::check_password(&state, &auth.session.username, body.current_password, &meta)
-        .await
-        .map_err(|e| match e {
-            AuthError::BadCredentials => ApiError::grant_401("the current password is wrong"),
-            other => grant(other),
-        })?;
-    let hash = state
-        .hasher
-        .hash(&state.metrics, new)
-        .await
-        .map_err(|_| ApiError::RateLimited(1))?;
-    state
-        .store()
-        .change_password(&user.id, &hash, Some(&auth.session.id), state.now())
+        .service()
+        .sessions()
+        .logout(credential, scope, &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /me` answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MeResponse {
-    /// The stable user id.
-    pub sub: String,
-    /// The username.
-    pub username: String,
-    /// The session of the token.
-    pub session_id: String,
+/// Creates an account, when registration is open.
+#[utoipa::path(post, path = "/register", request_body = Credentials, responses(
+    (status = 201, body = UserView), (status = 400, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let user = state
+        .service()
+        .users()
+        .register(&body.username, password(body.password))
+        .await?;
+    let view = UserView {
+        sub: user.id.to_string(),
+        username: user.username,
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Changes the password and ends every other session of the user.
+#[utoipa::path(post, path = "/password", request_body = PasswordChange, responses(
+    (status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn password_change(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let (current, new) = (password(body.current_password), password(body.new_password));
+    state
+        .service()
+        .users()
+        .change_password(&auth, current, new, &meta)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Who the access token belongs to.
-#[utoipa::path(get, path = "/me", responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)),
+#[utoipa::path(get, path = "/me", responses((status = 200, body = MeView), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn me(auth: Authenticated) -> Json<MeResponse> {
-    Json(MeResponse {
+pub async fn me(auth: Authenticated) -> Json<MeView> {
+    Json(MeView {
         sub: auth.claims.sub,
         username: auth.session.username,
         session_id: auth.claims.sid,
     })
 }
 
-/// One entry of `GET /sessions`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionResponse {
-    /// Session id.
-    pub id: String,
-    /// Login time.
-    pub created_at: String,
-    /// Last login or refresh.
-    pub last_used_at: String,
-    /// When the session's current refresh token expires.
-    pub expires_at: String,
-    /// User agent at login.
-    pub user_agent: Option<String>,
-    /// Client IP at login.
-    pub ip: Option<String>,
-    /// Whether this is the session of the token used.
-    pub current: bool,
-}
-
 /// The user's live sessions.
-#[utoipa::path(get, path = "/sessions", responses((status = 200, body = [SessionResponse]), (status = 401, body = ErrorBody)),
+#[utoipa::path(get, path = "/sessions", responses((status = 200, body = [SessionView]), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn sessions(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Vec<SessionResponse>>, ApiError> {
-    let now = state.now();
-    let sessions = state
-        .store()
-        .live_sessions(&auth.session.user_id, now)
-        .await?;
-    Ok(Json(
-        sessions
-            .into_iter()
-            .filter_map(|s| {
-                let expires = s.clock().current_token_expiry(&state.policy);
-                (expires > now || s.id == auth.session.id).then(|| SessionResponse {
-                    id: s.id.to_string(),
-                    created_at: rfc3339(s.created_at),
-                    last_used_at: rfc3339(s.last_used_at),
-                    expires_at: rfc3339(expires),
-                    current: s.id == auth.session.id,
-                    user_agent: s.user_agent,
-                    ip: s.ip,
-                })
-            })
-            .collect(),
-    ))
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let list = state.service().sessions().list(&auth).await?;
+    let views = list
+        .into_iter()
+        .map(|s| SessionView {
+            id: s.session.id.to_string(),
+            created_at: rfc3339(s.session.created_at),
+            last_used_at: rfc3339(s.session.last_used_at),
+            expires_at: rfc3339(s.expires_at),
+            user_agent: s.session.user_agent,
+            ip: s.session.ip,
+            current: s.current,
+        })
+        .collect();
+    Ok(Json(views))
 }
 
 /// Ends one of the user's own sessions.
@@ -336,13 +182,6 @@ pub async fn delete_session(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let not_found = || ApiError::NotFound("no such session".into());
-    let id = SessionId::parse(&id).ok_or_else(not_found)?;
-    let session = state.store().session(&id).await?.ok_or_else(not_found)?;
-    // Another user's session is reported as absent: its existence is not ours to tell.
-    if session.user_id != auth.session.user_id || !session.is_live(state.now()) {
-        return Err(not_found());
-    }
-    auth::logout(&state, &session, LogoutScope::Local, &meta).await?;
+    state.service().sessions().revoke(&auth, &id, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,6 +14,7 @@ use ring::signature::Ed25519KeyPair;
 use serde_json::{json, Value};
 use std::str::FromStr;
 use symbolon_core::access::AccessClaims;
+use symbolon_core::keys::SigningAlg;
 
 const ISSUER: &str = "http://symbolon.test";
 const AUDIENCE: &str = "symbolon";
@@ -67,7 +68,7 @@ fn compact(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) 
 
 /// Signs with the server's own current key: only the content of the token is wrong.
 fn server_signed(app: &TestApp, header: &Value, claims: &Value) -> String {
-    let keys = app.state.keys.key_set();
+    let keys = app.service().keys().key_set();
     compact(header, claims, |input| {
         keys.current().sign(input).expect("sign")
     })
@@ -104,7 +105,8 @@ async fn assert_refused(app: &TestApp, name: &str, token: &str) {
 #[tokio::test]
 async fn access_tokens_verify_from_the_jwks_alone_for_every_public_algorithm() {
     for alg in ["EdDSA", "ES256", "RS256"] {
-        let app = spawn_with(|c| c.signing_alg = alg.into()).await;
+        let app =
+            spawn_with(|c| c.signing_alg = SigningAlg::parse(alg).expect("an algorithm")).await;
         let user_id = app.add_user("alice", ALICE_PASSWORD).await;
         let tokens = app.login("alice", ALICE_PASSWORD).await;
         let jwks = fetch_jwks(&app).await;
@@ -266,7 +268,7 @@ async fn wrong_audience_or_issuer_is_refused_even_with_the_servers_key() {
     let app = spawn_app().await;
     let tokens = app.alice().await;
     let claims: AccessClaims = serde_json::from_value(jwt_payload(&tokens.access)).expect("claims");
-    let keys = app.state.keys.key_set();
+    let keys = app.service().keys().key_set();
     let sign = |claims: &AccessClaims| {
         symbolon_core::access::issue(keys.current(), claims).expect("issue")
     };
@@ -351,7 +353,7 @@ async fn tokens_expire_after_their_lifetime_and_the_leeway() {
 
 #[tokio::test]
 async fn hs256_tokens_work_and_resist_forgery() {
-    let app = spawn_with(|c| c.signing_alg = "HS256".into()).await;
+    let app = spawn_with(|c| c.signing_alg = SigningAlg::HS256).await;
     let tokens = app.alice().await;
     assert_eq!(jwt_header(&tokens.access)["alg"], "HS256");
     assert_eq!(app.me_status(&tokens.access).await, StatusCode::OK);

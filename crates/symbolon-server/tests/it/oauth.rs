@@ -8,31 +8,16 @@ use crate::helpers::{
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use symbolon_core::ids::Password;
-use symbolon_store::ClientRecord;
+use symbolon_core::keys::SigningAlg;
 
-const BACKEND: (&str, &str) = ("backend", "backend secret");
+const BACKEND: (&str, &str) = ("backend", "the backend secret");
 
-/// Registers a client: confidential with a secret, public without.
+/// Registers a client: confidential with a secret, public without (as `symbolon client
+/// add` does).
 async fn add_client(app: &TestApp, client_id: &str, secret: Option<&str>) {
-    let secret_hash = match secret {
-        Some(secret) => {
-            let hash = app
-                .state
-                .hasher
-                .hash(&app.state.metrics, Password::new(secret.into()))
-                .await;
-            Some(hash.expect("hash"))
-        }
-        None => None,
-    };
-    let record = ClientRecord {
-        client_id: client_id.into(),
-        secret_hash,
-        created_at: app.state.now(),
-    };
-    app.state
-        .store()
-        .create_client(&record)
+    app.service()
+        .clients()
+        .create(client_id, secret.map(|s| Password::new(s.into())))
         .await
         .expect("client created");
 }
@@ -415,7 +400,11 @@ async fn introspection_describes_live_tokens() {
     assert_eq!(refresh["sub"], sub, "{refresh}");
     assert_eq!(refresh["sid"], session.session_id, "{refresh}");
     assert_eq!(refresh["client_id"], "symbolon", "{refresh}");
-    assert_eq!(refresh["exp"], app.state.now() + 7 * 86_400, "{refresh}");
+    assert_eq!(
+        refresh["exp"],
+        app.service().now() + 7 * 86_400,
+        "{refresh}"
+    );
     assert!(
         !refresh.to_string().contains(&session.refresh),
         "the token is not echoed"
@@ -489,7 +478,7 @@ async fn jwks_publishes_the_signing_key() {
 
 #[tokio::test]
 async fn hs256_keys_are_never_published() {
-    let app = spawn_with(|c| c.signing_alg = "HS256".into()).await;
+    let app = spawn_with(|c| c.signing_alg = SigningAlg::HS256).await;
     let tokens = app.alice().await;
     assert_eq!(jwt_header(&tokens.access)["alg"], "HS256");
     assert_eq!(app.me_status(&tokens.access).await, StatusCode::OK);

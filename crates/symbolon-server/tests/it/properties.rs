@@ -6,7 +6,8 @@
 use crate::helpers::*;
 use proptest::prelude::*;
 use std::collections::HashMap;
-use symbolon_server::auth::{self, AuthError, LogoutScope, RequestMeta};
+use symbolon_proto::LogoutScope;
+use symbolon_server::service::{Credential, RefreshFailure, RequestMeta, ServiceError};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -32,8 +33,8 @@ fn op() -> impl Strategy<Value = Op> {
 async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let app = spawn_app().await;
     let first = app.alice().await;
-    let state = app.state.clone();
-    let client = state.config.default_client_id.clone();
+    let service = app.service().clone();
+    let client = app.config.default_client_id.clone();
     let meta = RequestMeta::default();
     // Every refresh token issued, oldest first, and the one successor each was answered with.
     let mut issued = vec![first.refresh.clone()];
@@ -48,9 +49,14 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 continue;
             }
             Op::Logout => {
-                let session = auth::authenticate(&state, &newest_access).await;
-                if let Ok((_, session)) = session {
-                    auth::logout(&state, &session, LogoutScope::Local, &meta)
+                let sessions = service.sessions();
+                if sessions.authenticate(&newest_access).await.is_ok() {
+                    sessions
+                        .logout(
+                            Credential::Access(&newest_access),
+                            LogoutScope::Local,
+                            &meta,
+                        )
                         .await
                         .expect("logout");
                 }
@@ -62,9 +68,9 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         };
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..copies {
-            let (state, token, client, meta) =
-                (state.clone(), token.clone(), client.clone(), meta.clone());
-            tasks.spawn(async move { auth::refresh(&state, &token, &client, &meta).await });
+            let (service, token, client, meta) =
+                (service.clone(), token.clone(), client.clone(), meta.clone());
+            tasks.spawn(async move { service.sessions().refresh(&token, &client, &meta).await });
         }
         while let Some(result) = tasks.join_next().await {
             match result.expect("task") {
@@ -79,17 +85,25 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     }
                     newest_access = pair.access_token;
                 }
-                Err(AuthError::Refresh(auth::RefreshFailure::Reused)) => revoked = true,
-                Err(AuthError::Refresh(_)) => {}
+                Err(ServiceError::Refresh(RefreshFailure::Reused)) => revoked = true,
+                Err(ServiceError::Refresh(_)) => {}
                 Err(other) => prop_assert!(false, "unexpected failure {other:?}"),
             }
         }
         if revoked {
             // Nothing of the session may work any more: no refresh token, no access token.
             for token in &issued {
-                prop_assert!(auth::refresh(&state, token, &client, &meta).await.is_err());
+                prop_assert!(service
+                    .sessions()
+                    .refresh(token, &client, &meta)
+                    .await
+                    .is_err());
             }
-            prop_assert!(auth::authenticate(&state, &newest_access).await.is_err());
+            prop_assert!(service
+                .sessions()
+                .authenticate(&newest_access)
+                .await
+                .is_err());
         }
     }
     Ok(())

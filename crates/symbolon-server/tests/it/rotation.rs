@@ -59,7 +59,7 @@ async fn a_replay_after_the_grace_revokes_the_session() {
     let me = app.get("/me", Some(&second.access)).await;
     assert_error(me, StatusCode::UNAUTHORIZED, "invalid_token").await;
     // And the audit table says so, with the session id.
-    let events = app.state.store().recent_audit(10).await.unwrap();
+    let events = app.service().store().recent_audit(10).await.unwrap();
     let reuse = events
         .iter()
         .find(|e| e.kind == "reuse_detected")
@@ -109,7 +109,7 @@ async fn sixteen_concurrent_refreshes_of_one_token_all_get_the_same_successor() 
     assert_eq!(successors.len(), 1, "one successor, no fork");
     let successor = successors.into_iter().next().unwrap();
     app.refresh(&successor).await;
-    let rotated = app.state.metrics.encode();
+    let rotated = app.service().metrics().encode();
     assert!(
         rotated.contains("symbolon_refresh_total{outcome=\"rotated\"} 2"),
         "{rotated}"

@@ -103,7 +103,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 async fn repeated_failures_throttle_the_account_even_for_the_right_password() {
     let app = spawn_app().await;
     app.add_user("alice", ALICE_PASSWORD).await;
-    let allowed = app.state.config.account_failures_allowed;
+    let allowed = app.config.account_failures_allowed;
     assert_eq!(allowed, 5, "the contract's default");
     // The allowed failures, and the one past the limit, are plain wrong passwords: the
     // password was checked before the back-off began.
@@ -697,9 +697,9 @@ async fn a_disabled_user_loses_every_session_and_cannot_log_in() {
     let tokens = app.login("alice", ALICE_PASSWORD).await;
     let other = app.login("alice", ALICE_PASSWORD).await;
     assert!(app
-        .state
+        .service()
         .store()
-        .disable_user(&id, app.state.now())
+        .disable_user(&id, app.service().now())
         .await
         .expect("disable"));
 

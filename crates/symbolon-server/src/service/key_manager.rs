@@ -96,6 +96,11 @@ impl KeyManager {
         })
     }
 
+    /// The key that wraps private keys in the store.
+    pub fn wrap(&self) -> &KeyWrap {
+        &self.wrap
+    }
+
     /// The keys to sign and verify with now.
     pub fn key_set(&self) -> Arc<KeySet> {
         self.current

@@ -8,7 +8,7 @@
 //! login flood). Here each of the fixed threads owns one reused [`Scratch`] buffer, so
 //! hashing holds threads × memory, no more.
 
-use crate::metrics::Metrics;
+use super::metrics::Metrics;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use symbolon_core::ids::Password;

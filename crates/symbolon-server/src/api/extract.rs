@@ -1,9 +1,10 @@
 //! Extractors that answer in the contract's error format: JSON and form bodies, the
 //! bearer token, HTTP Basic client credentials and the request's origin.
 
-use crate::auth::{self, RequestMeta};
-use crate::error::ApiError;
-use crate::state::AppState;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::config::IpNet;
+use crate::service::{Authenticated, ClientCredentials, RequestMeta};
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -11,8 +12,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use base64::Engine;
 use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
-use symbolon_core::access::AccessClaims;
-use symbolon_store::SessionRecord;
 
 /// Maps an axum body rejection to the contract's error, by its status.
 pub(crate) fn rejection(status: StatusCode, text: String) -> ApiError {
@@ -102,7 +101,8 @@ impl FromRequestParts<AppState> for RequestMeta {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let ip = peer.map(|peer| client_ip(peer, &parts.headers, &state.trusted_proxies));
+        let trusted = &state.http().trusted_proxies;
+        let ip = peer.map(|peer| client_ip(peer, &parts.headers, trusted));
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -115,8 +115,9 @@ impl FromRequestParts<AppState> for RequestMeta {
 /// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
 /// `X-Forwarded-For` entry that is not a trusted proxy (entries further left are
 /// whatever the client claimed, and are not believed).
-fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !trusted.contains(&peer) {
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
         return peer;
     }
     let hops: Vec<IpAddr> = headers
@@ -128,7 +129,7 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
         .collect();
     hops.iter()
         .rev()
-        .find(|hop| !trusted.contains(hop))
+        .find(|hop| !is_trusted(hop))
         .or(hops.first())
         .copied()
         .unwrap_or(peer)
@@ -144,36 +145,20 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// A request carrying a valid access token of a live session.
-#[derive(Debug)]
-pub struct Authenticated {
-    /// The token's claims.
-    pub claims: AccessClaims,
-    /// Its session, as just read.
-    pub session: SessionRecord,
-}
-
+/// A request carrying a valid access token of a live session (RFC 6750 errors
+/// otherwise).
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers).ok_or(ApiError::InvalidToken(None))?;
-        let (claims, session) = auth::authenticate(state, token).await?;
-        Ok(Self { claims, session })
+        Ok(state.service().sessions().authenticate(token).await?)
     }
 }
 
-/// HTTP Basic client credentials (RFC 6749 §2.3.1): both parts form-urlencoded.
-#[derive(Debug)]
-pub struct BasicCredentials {
-    /// The client id.
-    pub client_id: String,
-    /// The secret; never logged.
-    pub secret: symbolon_core::ids::Password,
-}
-
-/// Parses `Authorization: Basic`. `Ok(None)` without the header; `Err` for a broken one.
-pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>, ApiError> {
+/// Parses `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-urlencoded).
+/// `Ok(None)` without the header; `Err` for a broken one.
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<ClientCredentials>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -197,7 +182,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>
             .map(|c| c.into_owned())
             .map_err(|_| broken())
     };
-    Ok(Some(BasicCredentials {
+    Ok(Some(ClientCredentials {
         client_id: unescape(id)?,
         secret: symbolon_core::ids::Password::new(unescape(secret)?),
     }))
@@ -216,20 +201,27 @@ mod tests {
             "x-forwarded-for",
             HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.1"),
         );
-        let ip = |peer: &str, trusted: &[IpAddr]| {
+        let ip = |peer: &str, trusted: &[crate::config::IpNet]| {
             super::client_ip(peer.parse().unwrap(), &headers, trusted)
         };
         // Not trusted: the header is ignored.
         assert_eq!(ip("10.0.0.1", &[]), proxy);
         // Trusted: the right-most untrusted hop; the spoofed left-most one is ignored.
+        let trusted = [proxy.into()];
         assert_eq!(
-            ip("10.0.0.1", &[proxy]),
+            ip("10.0.0.1", &trusted),
             "203.0.113.7".parse::<IpAddr>().unwrap()
         );
         // A direct client cannot claim another address.
         assert_eq!(
-            ip("198.51.100.2", &[proxy]),
+            ip("198.51.100.2", &trusted),
             "198.51.100.2".parse::<IpAddr>().unwrap()
+        );
+        // A trusted network covers each of its addresses.
+        let network = ["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(
+            ip("10.9.8.7", &network),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
         );
     }
 

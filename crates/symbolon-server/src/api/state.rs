@@ -1,0 +1,38 @@
+//! The state every handler receives: the service, and what only HTTP needs.
+
+use crate::service::Service;
+use std::sync::Arc;
+
+/// What the HTTP layer needs beyond the service.
+#[derive(Debug, Clone, Default)]
+pub struct HttpSettings {
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or networks).
+    pub trusted_proxies: Vec<crate::config::IpNet>,
+}
+
+/// Shared, cheaply cloned state: nothing global.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    service: Service,
+    http: HttpSettings,
+}
+
+impl AppState {
+    /// The state for `service`, served with `http`.
+    pub fn new(service: Service, http: HttpSettings) -> Self {
+        Self(Arc::new(Inner { service, http }))
+    }
+
+    /// The service the handlers call.
+    pub fn service(&self) -> &Service {
+        &self.0.service
+    }
+
+    /// The HTTP settings.
+    pub fn http(&self) -> &HttpSettings {
+        &self.0.http
+    }
+}

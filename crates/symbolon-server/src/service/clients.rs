@@ -1,0 +1,147 @@
+//! OAuth clients (RFC 6749 §2): who a request acts for, and registering clients.
+
+use super::throttle::{guarded, throttle_keys};
+use super::{Core, RequestMeta, Result, ServiceError};
+use symbolon_core::ids::{ClientId, Password};
+use symbolon_store::{ClientRecord, SessionRecord, StoreError};
+
+/// Credentials a confidential client presented (HTTP Basic, RFC 6749 §2.3.1).
+#[derive(Debug)]
+pub struct ClientCredentials {
+    /// The client id, as sent.
+    pub client_id: String,
+    /// The secret; never logged.
+    pub secret: Password,
+}
+
+/// The client a request acts for.
+#[derive(Debug, Clone)]
+pub struct ClientIdentity {
+    /// Its id.
+    pub id: ClientId,
+    /// Whether it proved itself with a secret (a confidential client).
+    pub authenticated: bool,
+}
+
+/// Client operations; see [`super::Service::clients`].
+#[derive(Debug, Clone, Copy)]
+pub struct Clients<'a> {
+    core: &'a Core,
+}
+
+impl<'a> Clients<'a> {
+    pub(super) fn new(core: &'a Core) -> Self {
+        Self { core }
+    }
+
+    /// The built-in public client, for requests that name none.
+    pub fn default_client(&self) -> ClientIdentity {
+        ClientIdentity {
+            id: self.core.settings.default_client.clone(),
+            authenticated: false,
+        }
+    }
+
+    /// Identifies the client: by its secret when `credentials` are given (checked under
+    /// the back-off, per client and per address; `client_id` is then ignored), else by
+    /// `client_id` (a public client, or the built-in default when `None`). A named client must be public and
+    /// registered; anything else is [`ServiceError::ClientRejected`].
+    pub async fn identify(
+        &self,
+        credentials: Option<ClientCredentials>,
+        client_id: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<ClientIdentity> {
+        let core = self.core;
+        if let Some(creds) = credentials {
+            let id = ClientId::parse(&creds.client_id).map_err(|_| ServiceError::ClientRejected)?;
+            let keys = throttle_keys(&format!("client:{id}"), meta.ip);
+            guarded(core, &keys, async {
+                let record = core.store().client(id.as_str()).await?;
+                let stored = record.as_ref().and_then(|c| c.secret_hash.clone());
+                let has_secret = stored.is_some();
+                // Unknown clients cost a dummy hash too, so their existence does not show.
+                let ok = core
+                    .hasher
+                    .verify(&core.metrics, creds.secret, stored)
+                    .await?;
+                Ok::<_, ServiceError>((ok && has_secret).then_some(()))
+            })
+            .await
+            .map_err(|e| match e {
+                ServiceError::BadCredentials => ServiceError::ClientRejected,
+                other => other,
+            })?;
+            return Ok(ClientIdentity {
+                id,
+                authenticated: true,
+            });
+        }
+        let Some(named) = client_id else {
+            return Ok(self.default_client());
+        };
+        let id = ClientId::parse(named).map_err(|_| ServiceError::ClientRejected)?;
+        if id == core.settings.default_client {
+            return Ok(self.default_client());
+        }
+        match core.store().client(id.as_str()).await? {
+            Some(c) if c.secret_hash.is_none() => Ok(ClientIdentity {
+                id,
+                authenticated: false,
+            }),
+            // A confidential client must authenticate; an unknown one is refused.
+            _ => Err(ServiceError::ClientRejected),
+        }
+    }
+
+    /// Registers a client: confidential with a secret (16 characters at least), public
+    /// without. Returns the stored record.
+    pub async fn create(&self, name: &str, secret: Option<Password>) -> Result<ClientRecord> {
+        let core = self.core;
+        let id = ClientId::parse(name)?;
+        if id == core.settings.default_client {
+            return Err(ServiceError::ClientExists(id.to_string()));
+        }
+        let secret_hash = match secret {
+            Some(secret) if secret.expose().len() < 16 => {
+                return Err(ServiceError::WeakClientSecret)
+            }
+            Some(secret) => Some(core.hasher.hash(&core.metrics, secret).await?),
+            None => None,
+        };
+        let record = ClientRecord {
+            client_id: id.to_string(),
+            secret_hash,
+            created_at: core.now(),
+        };
+        core.store()
+            .create_client(&record)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => ServiceError::ClientExists(id.to_string()),
+                other => other.into(),
+            })?;
+        Ok(record)
+    }
+}
+
+/// Whether `client` may manage a session's tokens without further proof: its own, or
+/// any session of a public client when it is public itself.
+pub(super) async fn may_manage(
+    core: &Core,
+    client: &ClientIdentity,
+    session: &SessionRecord,
+) -> Result<bool> {
+    if client.authenticated {
+        return Ok(client.id.as_str() == session.client_id);
+    }
+    if session.client_id == core.settings.default_client.as_str() {
+        return Ok(true);
+    }
+    let confidential = core
+        .store()
+        .client(&session.client_id)
+        .await?
+        .is_some_and(|c| c.secret_hash.is_some());
+    Ok(!confidential)
+}

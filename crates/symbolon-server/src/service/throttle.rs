@@ -1,0 +1,92 @@
+//! The brute-force back-off around every secret check (passwords and client secrets).
+
+use super::{Core, Result, ServiceError};
+use std::future::Future;
+use std::net::IpAddr;
+use symbolon_core::throttle::backoff;
+
+/// The throttle keys of a secret check: the account (or client) first, then the client
+/// address.
+pub(super) fn throttle_keys(account: &str, ip: Option<IpAddr>) -> Vec<String> {
+    let mut keys = vec![account.to_owned()];
+    if let Some(ip) = ip {
+        keys.push(format!("ip:{}", ip_key(ip)));
+    }
+    keys
+}
+
+/// An IPv6 client is counted by its /64, the smallest block one subscriber gets, so one
+/// attacker cannot spread guesses over 2^64 addresses.
+fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Fails with [`ServiceError::Throttled`] while any of `keys` is blocked.
+async fn check(core: &Core, keys: &[String]) -> Result<()> {
+    let now = core.now();
+    let until = core.store().blocked_until(keys).await?;
+    if until > now {
+        return Err(ServiceError::Throttled {
+            retry_after: (until - now).max(1) as u64,
+        });
+    }
+    Ok(())
+}
+
+/// Counts a failure against each key and extends its back-off.
+async fn record_failure(core: &Core, keys: &[String]) -> Result<()> {
+    let now = core.now();
+    let t = &core.settings.throttle;
+    for key in keys {
+        let allowed = if key.starts_with("ip:") {
+            t.ip_failures_allowed
+        } else {
+            t.account_failures_allowed
+        };
+        let failures = core
+            .store()
+            .record_failure(key, now, t.failure_window)
+            .await?;
+        let wait = backoff(failures, allowed, t.max_backoff);
+        if wait > 0 {
+            core.store().block(key, now + wait).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a secret check under the back-off for `keys` (the first is the account's):
+/// refused while any key is blocked, before the check and again after it, so guesses
+/// that were already queued when the block began learn nothing. `Ok(None)` from the
+/// check is a failure: it counts against every key and answers
+/// [`ServiceError::BadCredentials`]; a success clears the account's count.
+pub(super) async fn guarded<T>(
+    core: &Core,
+    keys: &[String],
+    check_secret: impl Future<Output = Result<Option<T>>>,
+) -> Result<T> {
+    check(core, keys).await?;
+    let outcome = check_secret.await?;
+    check(core, keys).await?;
+    match outcome {
+        Some(value) => {
+            if let Some(account) = keys.first() {
+                core.store().clear_failures(account).await?;
+            }
+            Ok(value)
+        }
+        None => {
+            record_failure(core, keys).await?;
+            Err(ServiceError::BadCredentials)
+        }
+    }
+}
