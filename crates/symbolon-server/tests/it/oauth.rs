@@ -562,3 +562,47 @@ async fn client_secret_guesses_are_throttled_like_passwords() {
         "the right secret works once the back-off ends"
     );
 }
+
+/// A `client_id` that cannot be a client id (a NUL byte, which PostgreSQL refuses in
+/// text and once turned into a 500) is an unknown client on every OAuth endpoint, on
+/// SQLite and, when it is available, on PostgreSQL.
+#[tokio::test]
+async fn a_malformed_client_id_is_an_unknown_client_on_every_backend() {
+    let pg = symbolon_testkit::PgDatabase::create().await;
+    let mut apps = vec![("sqlite", spawn_app().await)];
+    if let Some(db) = &pg {
+        let url = db.url.clone();
+        apps.push(("postgres", spawn_with(move |c| c.database_url = url).await));
+    }
+    for (backend, app) in apps {
+        let tokens = app.alice().await;
+        for client_id in ["\0", "a\0b", "", "has space", &"x".repeat(65)] {
+            let forms: [(&str, Vec<(&str, &str)>); 3] = [
+                (
+                    "/oauth/token",
+                    vec![
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &tokens.refresh),
+                    ],
+                ),
+                ("/oauth/revoke", vec![("token", &tokens.refresh)]),
+                ("/oauth/introspect", vec![("token", &tokens.access)]),
+            ];
+            for (path, mut form) in forms {
+                form.push(("client_id", client_id));
+                let response = app.post_form(path, &form).await;
+                let body = assert_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+                assert!(
+                    body["error_description"].is_string(),
+                    "{backend} {path}: {body}"
+                );
+            }
+        }
+        // Nothing was revoked along the way.
+        assert_eq!(
+            app.me_status(&tokens.access).await,
+            StatusCode::OK,
+            "{backend}"
+        );
+    }
+}

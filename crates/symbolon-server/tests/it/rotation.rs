@@ -1,4 +1,4 @@
-//! The rotation rules of contract §1, over HTTP: successors, grace, reuse, expiry, races.
+//! The rotation rules of `docs/API.md` §1, over HTTP: successors, grace, reuse, expiry, races.
 
 use crate::helpers::*;
 use reqwest::StatusCode;

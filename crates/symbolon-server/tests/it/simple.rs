@@ -1,4 +1,4 @@
-//! The simple API of contract §2, row by row: each success and each failure, with the
+//! The simple API of `docs/API.md` §2, row by row: each success and each failure, with the
 //! body shapes and headers a client relies on.
 
 use crate::helpers::{
@@ -28,7 +28,7 @@ fn unix(value: &Value) -> i64 {
         .unix_timestamp()
 }
 
-/// Asserts the token response of contract §2, including the no-store header.
+/// Asserts the token response of `docs/API.md` §2, including the no-store header.
 async fn assert_token_response(response: reqwest::Response) -> Tokens {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, "cache-control"), "no-store");
