@@ -91,10 +91,12 @@ pub async fn logout(
         (None, None) => return Err(ApiError::InvalidToken(None)),
     };
     let scope = request.scope.unwrap_or_default();
-    state
-        .service()
+    // The simple API speaks for the built-in public client.
+    let service = state.service();
+    let client = service.clients().default_client();
+    service
         .sessions()
-        .logout(credential, scope, &meta)
+        .logout(credential, scope, &client, &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

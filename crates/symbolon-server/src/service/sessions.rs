@@ -256,24 +256,55 @@ impl<'a> Sessions<'a> {
     }
 
     /// Ends sessions per `scope`, starting from the session `credential` proves. A
-    /// rotated refresh token outside the grace is reuse, as on refresh.
+    /// refresh token is checked against `client` before anything else happens (a token
+    /// of a confidential client ends nothing without that client's secret); a rotated
+    /// one outside the grace is reuse, as on refresh.
     pub async fn logout(
         &self,
         credential: Credential<'_>,
         scope: LogoutScope,
+        client: &ClientIdentity,
         meta: &RequestMeta,
     ) -> Result<()> {
         let session = match credential {
             Credential::Access(token) => self.authenticate(token).await?.session,
-            Credential::Refresh(token) => {
-                let result = session_of_refresh_token(self.core, token, Some(meta)).await;
-                if let Err(ServiceError::Refresh(RefreshFailure::Reused)) = &result {
-                    self.core.metrics.refresh(RefreshOutcome::ReuseDetected);
-                }
-                result?
-            }
+            Credential::Refresh(token) => self.session_to_end(token, client, meta).await?,
         };
         end_sessions(self.core, &session, scope, meta).await
+    }
+
+    /// The session of a refresh token presented to end it (logout, revocation) by
+    /// `client`. The client is checked first, before any side effect; then the current
+    /// token, or the one just rotated (within the grace), qualifies, and a rotated token
+    /// outside the grace is reuse, as on refresh: the session is revoked.
+    async fn session_to_end(
+        &self,
+        token: &str,
+        client: &ClientIdentity,
+        meta: &RequestMeta,
+    ) -> Result<SessionRecord> {
+        let core = self.core;
+        let (claims, session) = read_refresh_token(core, token).await?;
+        if !super::clients::may_manage(core, client, &session).await? {
+            return Err(ServiceError::ForeignClient);
+        }
+        let failure = match decide(
+            &session.clock(),
+            claims.generation,
+            core.now(),
+            &core.settings.policy,
+        ) {
+            Decision::Rotate { .. } | Decision::GraceReplay { .. } => return Ok(session),
+            Decision::Expired => RefreshFailure::Expired,
+            Decision::Revoked => RefreshFailure::Revoked,
+            Decision::Reuse => {
+                revoke_for_reuse(core, &claims, &session, meta).await?;
+                core.metrics.refresh(RefreshOutcome::ReuseDetected);
+                RefreshFailure::Reused
+            }
+            Decision::Unknown => RefreshFailure::Invalid,
+        };
+        Err(failure.into())
     }
 
     /// The user's live sessions, newest use first as the store lists them.
@@ -317,20 +348,29 @@ impl<'a> Sessions<'a> {
 
     /// RFC 7009: ends the session of an access or refresh token on behalf of `client`.
     /// An unknown or dead token is not an error; another client's token is
-    /// [`ServiceError::ForeignClient`].
+    /// [`ServiceError::ForeignClient`], refused before any side effect.
     pub async fn revoke_token(
         &self,
         client: &ClientIdentity,
         token: &str,
         meta: &RequestMeta,
     ) -> Result<()> {
-        let session = match self.find(token, Some(meta)).await? {
-            Some(FoundToken::Refresh(s) | FoundToken::Access(_, s)) => s,
-            None => return Ok(()),
+        let session = match self.session_to_end(token, client, meta).await {
+            Ok(session) => session,
+            // Not a live refresh token (a reused one has just ended its session): maybe
+            // an access token.
+            Err(ServiceError::Refresh(_)) => match self.authenticate(token).await {
+                Ok(auth) => {
+                    if !super::clients::may_manage(self.core, client, &auth.session).await? {
+                        return Err(ServiceError::ForeignClient);
+                    }
+                    auth.session
+                }
+                Err(ServiceError::AccessToken(_)) => return Ok(()),
+                Err(other) => return Err(other),
+            },
+            Err(other) => return Err(other),
         };
-        if !super::clients::may_manage(self.core, client, &session).await? {
-            return Err(ServiceError::ForeignClient);
-        }
         end_sessions(self.core, &session, LogoutScope::Local, meta).await
     }
 
@@ -344,25 +384,15 @@ impl<'a> Sessions<'a> {
             return Err(ServiceError::ClientRejected);
         }
         // A resource server asking about a token does not present it: no reuse check.
-        self.find(token, None).await
-    }
-
-    /// When a session's current refresh token expires.
-    pub fn refresh_expiry(&self, session: &SessionRecord) -> UnixTime {
-        session
-            .clock()
-            .current_token_expiry(&self.core.settings.policy)
-    }
-
-    /// Which token `token` is, if it is live. `reuse_from`: see
-    /// [`session_of_refresh_token`].
-    async fn find(
-        &self,
-        token: &str,
-        reuse_from: Option<&RequestMeta>,
-    ) -> Result<Option<FoundToken>> {
-        match session_of_refresh_token(self.core, token, reuse_from).await {
-            Ok(session) => return Ok(Some(FoundToken::Refresh(session))),
+        match read_refresh_token(self.core, token).await {
+            Ok((claims, session)) => {
+                let policy = &self.core.settings.policy;
+                return Ok(matches!(
+                    decide(&session.clock(), claims.generation, self.core.now(), policy),
+                    Decision::Rotate { .. } | Decision::GraceReplay { .. }
+                )
+                .then_some(FoundToken::Refresh(session)));
+            }
             Err(ServiceError::Refresh(_)) => {}
             Err(other) => return Err(other),
         }
@@ -371,6 +401,13 @@ impl<'a> Sessions<'a> {
             Err(ServiceError::AccessToken(_)) => Ok(None),
             Err(other) => Err(other),
         }
+    }
+
+    /// When a session's current refresh token expires.
+    pub fn refresh_expiry(&self, session: &SessionRecord) -> UnixTime {
+        session
+            .clock()
+            .current_token_expiry(&self.core.settings.policy)
     }
 }
 
@@ -440,16 +477,9 @@ async fn revoke_for_reuse(
     Ok(())
 }
 
-/// A refresh token's live session, for logout and revocation: the current token or the
-/// one just rotated (within the grace) may end its session.
-///
-/// With `reuse_from` set (logout, revocation), a rotated token outside the grace is
-/// reuse as on refresh: the session is revoked. Introspection passes `None`.
-async fn session_of_refresh_token(
-    core: &Core,
-    token: &str,
-    reuse_from: Option<&RequestMeta>,
-) -> Result<SessionRecord> {
+/// The claims and the session row of a refresh token; garbage, forgeries and unknown
+/// sessions are [`RefreshFailure::Invalid`].
+async fn read_refresh_token(core: &Core, token: &str) -> Result<(RefreshClaims, SessionRecord)> {
     // The MAC check needs no database read: garbage stops here.
     let claims = core
         .codec
@@ -460,25 +490,7 @@ async fn session_of_refresh_token(
         .session(&claims.session)
         .await?
         .ok_or(RefreshFailure::Invalid)?;
-    let failure = match decide(
-        &session.clock(),
-        claims.generation,
-        core.now(),
-        &core.settings.policy,
-    ) {
-        Decision::Rotate { .. } | Decision::GraceReplay { .. } => return Ok(session),
-        Decision::Expired => RefreshFailure::Expired,
-        Decision::Revoked => RefreshFailure::Revoked,
-        Decision::Reuse => match reuse_from {
-            Some(meta) => {
-                revoke_for_reuse(core, &claims, &session, meta).await?;
-                RefreshFailure::Reused
-            }
-            None => RefreshFailure::Invalid,
-        },
-        Decision::Unknown => RefreshFailure::Invalid,
-    };
-    Err(failure.into())
+    Ok((claims, session))
 }
 
 /// Ends sessions per `scope`, starting from `session`, with the audit row written in the

@@ -606,3 +606,36 @@ async fn a_malformed_client_id_is_an_unknown_client_on_every_backend() {
         );
     }
 }
+
+/// A confidential client's refresh token, stolen: useless for refreshing without the
+/// secret, and it must not end anything either. `/logout` (which acts as the built-in
+/// public client) and `/oauth/revoke` by anyone but that client refuse it before any
+/// side effect, even when the token is a rotated one, which would otherwise count as
+/// reuse and revoke the session.
+#[tokio::test]
+async fn a_stolen_confidential_refresh_token_ends_nothing_without_the_secret() {
+    let app = app().await;
+    let session = tokens(password_grant(&app, &[], Some(BACKEND)).await).await;
+    let current = tokens_of_refresh(&app, &session.refresh, &[], Some(BACKEND)).await;
+    // Outside the grace, the first refresh token is a reuse if presented by its owner.
+    app.clock.advance(60);
+    for token in [&current.refresh, &session.refresh] {
+        let logout = app
+            .post_json(
+                "/logout",
+                json!({"refresh_token": token, "scope": "global"}),
+            )
+            .await;
+        assert_error(logout, StatusCode::UNAUTHORIZED, "invalid_client").await;
+        let revoke = post(&app, "/oauth/revoke", &[("token", token)], None).await;
+        assert_error(revoke, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    }
+    assert_eq!(
+        app.me_status(&current.access).await,
+        StatusCode::OK,
+        "refused requests end nothing"
+    );
+    let next = tokens_of_refresh(&app, &current.refresh, &[], Some(BACKEND)).await;
+    assert_eq!(app.me_status(&next.access).await, StatusCode::OK);
+    assert_eq!(app.refreshes("reuse_detected"), 0);
+}

@@ -55,6 +55,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         .logout(
                             Credential::Access(&newest_access),
                             LogoutScope::Local,
+                            &service.clients().default_client(),
                             &meta,
                         )
                         .await
