@@ -5,6 +5,7 @@
 //! these types describe; the server turns their errors into HTTP answers.
 
 pub mod access;
+pub mod client_secret;
 pub mod clock;
 pub mod ids;
 pub mod keys;

@@ -1,7 +1,8 @@
 //! OAuth clients (RFC 6749 §2): who a request acts for, and registering clients.
 
-use super::throttle::{guarded, throttle_keys};
+use super::throttle::{client_throttle_keys, guarded};
 use super::{Core, RequestMeta, Result, ServiceError};
+use symbolon_core::client_secret::SecretCheck;
 use symbolon_core::ids::{ClientId, Password};
 use symbolon_store::{ClientRecord, SessionRecord, StoreError};
 
@@ -43,7 +44,8 @@ impl<'a> Clients<'a> {
     }
 
     /// Identifies the client: by its secret when `credentials` are given (checked under
-    /// the back-off, per client and per address; `client_id` is then ignored), else by
+    /// the back-off, per client at this address and per address, so guesses from
+    /// elsewhere cannot lock the client out; `client_id` is then ignored), else by
     /// `client_id` (a public client, or the built-in default when `None`). A named client must be public and
     /// registered; anything else is [`ServiceError::ClientRejected`].
     pub async fn identify(
@@ -55,17 +57,24 @@ impl<'a> Clients<'a> {
         let core = self.core;
         if let Some(creds) = credentials {
             let id = ClientId::parse(&creds.client_id).map_err(|_| ServiceError::ClientRejected)?;
-            let keys = throttle_keys(&format!("client:{id}"), meta.ip);
+            let keys = client_throttle_keys(id.as_str(), meta.ip);
             guarded(core, &keys, async {
                 let record = core.store().client(id.as_str()).await?;
-                let stored = record.as_ref().and_then(|c| c.secret_hash.clone());
-                let has_secret = stored.is_some();
-                // Unknown clients cost a dummy hash too, so their existence does not show.
-                let ok = core
-                    .hasher
-                    .verify(&core.metrics, creds.secret, stored)
-                    .await?;
-                Ok::<_, ServiceError>((ok && has_secret).then_some(()))
+                let stored = record.and_then(|c| c.secret_hash);
+                // Unknown clients cost a MAC too, so their existence does not show.
+                let secret = creds.secret;
+                let ok = match core
+                    .client_secrets
+                    .check(secret.expose(), stored.as_deref())
+                {
+                    SecretCheck::Match => true,
+                    SecretCheck::NoMatch => false,
+                    // Stored as Argon2id by an earlier version.
+                    SecretCheck::Legacy => {
+                        core.hasher.verify(&core.metrics, secret, stored).await?
+                    }
+                };
+                Ok::<_, ServiceError>(ok.then_some(()))
             })
             .await
             .map_err(|e| match e {
@@ -94,8 +103,8 @@ impl<'a> Clients<'a> {
         }
     }
 
-    /// Registers a client: confidential with a secret (16 characters at least), public
-    /// without. Returns the stored record.
+    /// Registers a client: confidential with a secret (16 bytes at least; stored as a
+    /// keyed hash, see `ClientSecrets`), public without. Returns the stored record.
     pub async fn create(&self, name: &str, secret: Option<Password>) -> Result<ClientRecord> {
         let core = self.core;
         let id = ClientId::parse(name)?;
@@ -106,7 +115,7 @@ impl<'a> Clients<'a> {
             Some(secret) if secret.expose().len() < 16 => {
                 return Err(ServiceError::WeakClientSecret)
             }
-            Some(secret) => Some(core.hasher.hash(&core.metrics, secret).await?),
+            Some(secret) => Some(core.client_secrets.hash(secret.expose())),
             None => None,
         };
         let record = ClientRecord {

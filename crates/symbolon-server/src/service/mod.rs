@@ -31,6 +31,7 @@ use metrics::Metrics;
 use std::net::IpAddr;
 use std::sync::Arc;
 use symbolon_core::access::Expectations;
+use symbolon_core::client_secret::ClientSecrets;
 use symbolon_core::keys::KeyWrap;
 use symbolon_core::master::MasterKey;
 use symbolon_core::password::Hasher;
@@ -58,6 +59,7 @@ struct Core {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     codec: RefreshCodec,
+    client_secrets: ClientSecrets,
     keys: KeyManager,
     hasher: HashPool,
     metrics: Metrics,
@@ -126,6 +128,7 @@ impl Service {
         };
         Ok(Self(Arc::new(Core {
             codec: RefreshCodec::new(master),
+            client_secrets: ClientSecrets::new(master),
             store: parts.store,
             clock: parts.clock,
             metrics: Metrics::default(),

@@ -15,6 +15,18 @@ pub(super) fn throttle_keys(account: &str, ip: Option<IpAddr>) -> Vec<String> {
     keys
 }
 
+/// The throttle keys of a client-secret check: the client *at this address* first, so
+/// that guesses from elsewhere cannot lock a client out, then the address.
+pub(super) fn client_throttle_keys(client: &str, ip: Option<IpAddr>) -> Vec<String> {
+    match ip {
+        Some(ip) => vec![
+            format!("client:{client}@{}", ip_key(ip)),
+            format!("ip:{}", ip_key(ip)),
+        ],
+        None => vec![format!("client:{client}")],
+    }
+}
+
 /// An IPv6 client is counted by its /64, the smallest block one subscriber gets, so one
 /// attacker cannot spread guesses over 2^64 addresses.
 fn ip_key(ip: IpAddr) -> String {

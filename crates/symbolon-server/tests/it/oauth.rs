@@ -639,3 +639,70 @@ async fn a_stolen_confidential_refresh_token_ends_nothing_without_the_secret() {
     assert_eq!(app.me_status(&next.access).await, StatusCode::OK);
     assert_eq!(app.refreshes("reuse_detected"), 0);
 }
+
+/// Guesses at a client's secret from one address throttle that client *at that address*
+/// only: the client itself, calling from elsewhere, is not locked out.
+#[tokio::test]
+async fn secret_guesses_from_elsewhere_do_not_lock_the_client_out() {
+    let app = app().await;
+    let attacker = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client");
+    for _ in 0..12 {
+        let response = attacker
+            .post(format!("{}/oauth/token", app.url))
+            .basic_auth("backend", Some("wrong secret"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", ALICE_PASSWORD),
+            ])
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            matches!(response.status().as_u16(), 401 | 429),
+            "{}",
+            response.status()
+        );
+    }
+    let blocked = attacker
+        .post(format!("{}/oauth/token", app.url))
+        .basic_auth(BACKEND.0, Some(BACKEND.1))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", ALICE_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        blocked.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guessing address is blocked"
+    );
+    let owner = password_grant(&app, &[], Some(BACKEND)).await;
+    assert_eq!(
+        owner.status(),
+        StatusCode::OK,
+        "the client at its own address is not"
+    );
+}
+
+/// Client secrets are stored as a keyed hash (not Argon2id, not the secret).
+#[tokio::test]
+async fn client_secrets_are_stored_as_a_keyed_hash() {
+    let app = app().await;
+    let record = app
+        .service()
+        .store()
+        .client(BACKEND.0)
+        .await
+        .expect("read")
+        .expect("the client");
+    let stored = record.secret_hash.expect("a secret hash");
+    assert!(stored.starts_with("hmac-sha256$"), "{stored}");
+    assert!(!stored.contains(BACKEND.1));
+}
