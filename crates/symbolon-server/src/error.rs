@@ -93,7 +93,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => Self::Conflict("already exists".into()),
-            other => Self::Internal(other.to_string()),
+            other => Self::Internal(crate::error_chain(&other)),
         }
     }
 }

@@ -187,7 +187,7 @@ pub async fn create_user(
         .hasher
         .hash(&state.metrics, password)
         .await
-        .map_err(|_| ApiError::RateLimited(1))?;
+        .map_err(ApiError::from)?;
     let user = UserRecord {
         id: UserId::generate(),
         username: username.as_str().to_owned(),
@@ -246,7 +246,7 @@ pub async fn password(
         .hasher
         .hash(&state.metrics, new)
         .await
-        .map_err(|_| ApiError::RateLimited(1))?;
+        .map_err(ApiError::from)?;
     state
         .store()
         .change_password(&user.id, &hash, Some(&auth.session.id), state.now())
