@@ -93,9 +93,8 @@ pub fn issue(key: &SigningKey, claims: &AccessClaims) -> Result<String, KeyError
         typ: ACCESS_TOKEN_TYPE,
         kid: key.kid(),
     };
-    // Serialising these plain structs cannot fail.
-    let header = serde_json::to_vec(&header).unwrap_or_default();
-    let payload = serde_json::to_vec(claims).unwrap_or_default();
+    let header = serde_json::to_vec(&header).map_err(KeyError::Json)?;
+    let payload = serde_json::to_vec(claims).map_err(KeyError::Json)?;
     let mut token = String::with_capacity(512);
     URL_SAFE_NO_PAD.encode_string(header, &mut token);
     token.push('.');

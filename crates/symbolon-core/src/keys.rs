@@ -57,7 +57,7 @@ impl std::fmt::Display for SigningAlg {
     }
 }
 
-/// Why a key could not be made, read or unwrapped.
+/// Why a key could not be made, read, unwrapped or used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The key material does not parse for its algorithm.
@@ -69,6 +69,18 @@ pub enum KeyError {
     /// The system's random generator failed.
     #[error("the random generator failed")]
     Random,
+    /// A new RSA key could not be generated.
+    #[error("cannot generate an RSA key")]
+    RsaGeneration(#[source] rsa::Error),
+    /// A new key could not be encoded as PKCS#8.
+    #[error("cannot encode the new key as PKCS#8")]
+    Pkcs8(#[source] rsa::pkcs8::Error),
+    /// Key material could not be encrypted under the wrapping key.
+    #[error("cannot encrypt the key material")]
+    Seal,
+    /// The header or claims of a token could not be serialised.
+    #[error("cannot serialise the token")]
+    Json(#[source] serde_json::Error),
 }
 
 /// A public key as published in the JWKS (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2).
@@ -148,9 +160,9 @@ impl SigningKey {
                 use rsa::pkcs8::EncodePrivateKey;
                 // ring cannot generate RSA keys; the rsa crate does, once per rotation.
                 let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
-                    .map_err(|_| KeyError::Random)?;
+                    .map_err(KeyError::RsaGeneration)?;
                 key.to_pkcs8_der()
-                    .map_err(|_| KeyError::Random)?
+                    .map_err(KeyError::Pkcs8)?
                     .as_bytes()
                     .to_vec()
             }
@@ -342,7 +354,7 @@ impl KeyWrap {
                 aead::Aad::from(kid.as_bytes()),
                 &mut sealed,
             )
-            .map_err(|_| KeyError::Random)?;
+            .map_err(|_| KeyError::Seal)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(out)

@@ -4,7 +4,7 @@
 //! Because it never enters the database, a copy of the database alone can neither mint
 //! nor recover a refresh token, nor use a signing key.
 
-use ring::hkdf;
+use ring::hmac;
 use zeroize::Zeroizing;
 
 /// Length of the master key in bytes.
@@ -60,21 +60,74 @@ impl MasterKey {
     /// Derives 32 bytes of key material for one purpose (HKDF-SHA256, RFC 5869).
     /// `salt` separates instances of a purpose, `info` names the purpose.
     pub(crate) fn derive(&self, salt: &[u8], info: &'static [u8]) -> Zeroizing<[u8; 32]> {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(self.0.as_ref());
-        let mut out = Zeroizing::new([0u8; 32]);
-        let infos = [info];
-        // Both calls can only fail for an output longer than 255 blocks; 32 bytes is one.
-        if let Ok(okm) = prk.expand(&infos, Len32) {
-            let _ = okm.fill(out.as_mut());
-        }
-        out
+        hkdf_sha256_32(self.0.as_ref(), salt, info)
     }
 }
 
-struct Len32;
+/// HKDF-SHA256 (RFC 5869 §2) with an output of exactly one hash length, written out with
+/// HMAC so that it cannot fail: PRK = HMAC(salt, IKM); OKM = T(1) = HMAC(PRK, info ‖ 0x01).
+/// (An HKDF library's expand step returns an error for outputs over 255 blocks, which a
+/// fixed 32-byte output never reaches, but which would otherwise have to be handled.)
+fn hkdf_sha256_32(ikm: &[u8], salt: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
+    let prk = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, salt), ikm);
+    let mut t1 = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, prk.as_ref()));
+    t1.update(info);
+    t1.update(&[1]);
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(t1.sign().as_ref());
+    out
+}
 
-impl hkdf::KeyType for Len32 {
-    fn len(&self) -> usize {
-        32
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn derivation_is_rfc_5869_hkdf_sha256() {
+        // RFC 5869 A.1 (test case 1): the first 32 bytes of its 42-byte OKM are T(1).
+        let okm = hkdf_sha256_32(
+            &hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"),
+            &hex("000102030405060708090a0b0c"),
+            &hex("f0f1f2f3f4f5f6f7f8f9"),
+        );
+        assert_eq!(
+            okm.as_slice(),
+            hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf")
+        );
+    }
+
+    #[test]
+    fn derivation_matches_ring_hkdf_so_existing_secrets_are_unchanged() {
+        struct Len32;
+        impl ring::hkdf::KeyType for Len32 {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let master = MasterKey::generate();
+        for (salt, info) in [
+            (&b""[..], &b"symbolon/refresh/v1"[..]),
+            (b"", b"symbolon/signing-key-wrap/v1"),
+            (b"some salt", b"x"),
+        ] {
+            let prk =
+                ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, salt).extract(master.0.as_ref());
+            let mut expected = [0u8; 32];
+            prk.expand(&[info], Len32)
+                .unwrap()
+                .fill(&mut expected)
+                .unwrap();
+            assert_eq!(
+                hkdf_sha256_32(master.0.as_ref(), salt, info).as_slice(),
+                expected
+            );
+        }
     }
 }

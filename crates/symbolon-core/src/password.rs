@@ -4,7 +4,7 @@
 //! runtime with a bound on how many run at once.
 
 use crate::ids::Password;
-use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::password_hash::PasswordHash;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
@@ -33,8 +33,17 @@ impl Default for HashParams {
 
 /// The parameters are outside Argon2's bounds.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid Argon2id parameters: {0}")]
-pub struct BadParams(String);
+#[error("invalid Argon2id parameters")]
+pub struct BadParams(#[source] argon2::Error);
+
+/// Argon2id refused to hash (never for a [`Hasher`]'s checked parameters and its fixed
+/// salt and output lengths; reported rather than hidden all the same).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashFailed(#[source] argon2::Error);
+
+/// Length in bytes of the random salt of a new hash (the PHC recommendation).
+const SALT_LEN: usize = 16;
 
 /// Working memory for Argon2id, kept by one thread and reused by every hash it computes.
 ///
@@ -51,7 +60,7 @@ impl std::fmt::Debug for Scratch {
 }
 
 impl Scratch {
-    /// Argon2id of `password` and `salt` into `out`, in this buffer. False on a parameter
+    /// Argon2id of `password` and `salt` into `out`, in this buffer. Fails on a parameter
     /// or length error.
     fn argon2id(
         &mut self,
@@ -59,7 +68,7 @@ impl Scratch {
         password: &Password,
         salt: &[u8],
         out: &mut [u8],
-    ) -> bool {
+    ) -> Result<(), argon2::Error> {
         let count = params.block_count();
         if self.0.len() < count {
             self.0.resize(count, Block::default());
@@ -71,7 +80,6 @@ impl Scratch {
                 out,
                 &mut self.0[..count],
             )
-            .is_ok()
     }
 }
 
@@ -99,39 +107,39 @@ impl Hasher {
             params.parallelism,
             None,
         )
-        .map_err(|e| BadParams(e.to_string()))?;
+        .map_err(BadParams)?;
         let mut this = Self {
             params,
             dummy: String::new(),
         };
         let mut scratch = Scratch::default();
-        this.dummy = this.hash(
-            &mut scratch,
-            &Password::new("symbolon-dummy-password".into()),
-        );
+        // With the salt and output lengths fixed, only the parameters can make this fail.
+        this.dummy = this
+            .hash(
+                &mut scratch,
+                &Password::new("symbolon-dummy-password".into()),
+            )
+            .map_err(|HashFailed(e)| BadParams(e))?;
         Ok(this)
     }
 
     /// A PHC string (`$argon2id$v=19$m=...`) with a fresh random salt.
-    pub fn hash(&self, scratch: &mut Scratch, password: &Password) -> String {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let mut salt_bytes = [0u8; 64];
-        let Ok(salt_raw) = salt.as_salt().decode_b64(&mut salt_bytes) else {
-            return String::new();
-        };
+    pub fn hash(&self, scratch: &mut Scratch, password: &Password) -> Result<String, HashFailed> {
+        let mut salt = [0u8; SALT_LEN];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
         let mut out = [0u8; 32];
-        // Fails only for parameter errors, ruled out in `new`; an empty string never verifies.
-        if !scratch.argon2id(&self.params, password, salt_raw, &mut out) {
-            return String::new();
-        }
-        format!(
+        scratch
+            .argon2id(&self.params, password, &salt, &mut out)
+            .map_err(HashFailed)?;
+        // PHC strings encode salt and hash in unpadded standard base64.
+        Ok(format!(
             "$argon2id$v=19$m={},t={},p={}${}${}",
             self.params.m_cost(),
             self.params.t_cost(),
             self.params.p_cost(),
-            salt.as_str(),
+            STANDARD_NO_PAD.encode(salt),
             STANDARD_NO_PAD.encode(out)
-        )
+        ))
     }
 
     /// Whether `password` matches `stored`. With `None` (no such user) it does the same
@@ -159,7 +167,10 @@ impl Hasher {
             return false;
         };
         let mut out = vec![0u8; expected.len()];
-        if !scratch.argon2id(&params, password, salt_raw, &mut out) {
+        if scratch
+            .argon2id(&params, password, salt_raw, &mut out)
+            .is_err()
+        {
             return false;
         }
         let matches: bool = out.as_slice().ct_eq(expected.as_bytes()).into();
@@ -184,7 +195,7 @@ mod tests {
     fn hashes_verify_only_the_right_password() {
         let h = fast();
         let s = &mut Scratch::default();
-        let phc = h.hash(s, &Password::new("correct horse".into()));
+        let phc = h.hash(s, &Password::new("correct horse".into())).unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         assert!(h.verify(s, &Password::new("correct horse".into()), Some(&phc)));
         assert!(!h.verify(s, &Password::new("wrong horse".into()), Some(&phc)));
@@ -194,11 +205,11 @@ mod tests {
 
     #[test]
     fn hashes_interoperate_with_the_argon2_crate() {
-        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
         let h = fast();
         let s = &mut Scratch::default();
         // Ours verify with the reference verifier...
-        let ours = h.hash(s, &Password::new("correct horse".into()));
+        let ours = h.hash(s, &Password::new("correct horse".into())).unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(Argon2::default()
             .verify_password(b"correct horse", &parsed)
@@ -212,6 +223,44 @@ mod tests {
             .to_string();
         assert!(h.verify(s, &Password::new("battery staple".into()), Some(&theirs)));
         assert!(!h.verify(s, &Password::new("battery stapler".into()), Some(&theirs)));
+    }
+
+    #[test]
+    fn new_hashes_have_a_16_byte_salt_and_a_32_byte_hash() {
+        let h = fast();
+        let phc = h
+            .hash(&mut Scratch::default(), &Password::new("pw".into()))
+            .unwrap();
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert_eq!(parsed.salt.unwrap().as_str().len(), 22);
+        assert_eq!(parsed.hash.unwrap().len(), 32);
+    }
+
+    #[test]
+    fn bad_parameters_keep_argon2s_reason_as_the_source() {
+        use std::error::Error;
+        let e = Hasher::new(HashParams {
+            memory_kib: 1,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "invalid Argon2id parameters");
+        let source = e.source().expect("a source").to_string();
+        assert!(!source.is_empty() && !e.to_string().contains(&source));
+    }
+
+    #[test]
+    fn an_argon2_failure_is_an_error_not_an_empty_hash() {
+        // A salt shorter than Argon2's minimum of 8 bytes: the run fails, and says so.
+        let h = fast();
+        let mut out = [0u8; 32];
+        let e = Scratch::default()
+            .argon2id(&h.params, &Password::new("pw".into()), b"short", &mut out)
+            .map_err(HashFailed)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "password hashing failed");
+        assert!(std::error::Error::source(&e).is_some());
     }
 
     #[test]

@@ -26,22 +26,24 @@ use symbolon_core::password::Hasher;
 use symbolon_core::Clock;
 use symbolon_store::{Store, StoreError};
 
-/// Why the server could not start. Each message says what to fix.
+/// Why the server could not start. Each message says what to fix; a message never
+/// repeats its cause, which is the error's `source()` (print the chain with `{:#}`).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     /// The master key file cannot be read or written.
-    #[error("master key file {path}: {reason}")]
+    #[error("master key file {path}")]
     MasterKey {
         /// The file.
         path: String,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: MasterKeyError,
     },
     /// The database cannot be opened or migrated.
-    #[error("database: {0}")]
+    #[error("database")]
     Store(#[from] StoreError),
     /// The service could not start (signing keys, hashing threads).
     #[error(transparent)]
@@ -51,12 +53,29 @@ pub enum StartError {
     Hash(#[from] symbolon_core::password::BadParams),
 }
 
+/// What is wrong with the master key file (the path is in [`StartError::MasterKey`]).
+#[derive(Debug, thiserror::Error)]
+pub enum MasterKeyError {
+    /// An admin command found no key file to use.
+    #[error("not found: use the servers' master key file (`symbolon serve` creates one on its first start)")]
+    NotFound,
+    /// The file exists but cannot be read.
+    #[error("cannot read it")]
+    Read(#[source] std::io::Error),
+    /// A new key file cannot be written.
+    #[error("cannot create it")]
+    Create(#[source] std::io::Error),
+    /// The file does not hold a key.
+    #[error(transparent)]
+    Invalid(#[from] symbolon_core::master::BadMasterKey),
+}
+
 /// Reads the master key, or creates it (mode 0600) when the file does not exist.
 /// Returns the key and whether it was just created.
 pub fn load_or_create_master_key(path: &Path) -> Result<(MasterKey, bool), StartError> {
-    let err = |reason: String| StartError::MasterKey {
+    let err = |source: MasterKeyError| StartError::MasterKey {
         path: path.display().to_string(),
-        reason,
+        source,
     };
     match std::fs::read_to_string(path) {
         Ok(text) => {
@@ -70,7 +89,7 @@ pub fn load_or_create_master_key(path: &Path) -> Result<(MasterKey, bool), Start
                 }
             }
             Ok((
-                MasterKey::from_text(&text).map_err(|e| err(e.to_string()))?,
+                MasterKey::from_text(&text).map_err(|e| err(e.into()))?,
                 false,
             ))
         }
@@ -80,13 +99,13 @@ pub fn load_or_create_master_key(path: &Path) -> Result<(MasterKey, bool), Start
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
-            std::io::Write::write_all(&mut file, key.to_text().as_bytes())
-                .map_err(|e| err(e.to_string()))?;
-            file.sync_all().map_err(|e| err(e.to_string()))?;
+            let create = |e| err(MasterKeyError::Create(e));
+            let mut file = options.open(path).map_err(create)?;
+            std::io::Write::write_all(&mut file, key.to_text().as_bytes()).map_err(create)?;
+            file.sync_all().map_err(create)?;
             Ok((key, true))
         }
-        Err(e) => Err(err(e.to_string())),
+        Err(e) => Err(err(MasterKeyError::Read(e))),
     }
 }
 
@@ -143,7 +162,7 @@ pub fn load_master_key(path: &Path) -> Result<MasterKey, StartError> {
     if !path.exists() {
         return Err(StartError::MasterKey {
             path: path.display().to_string(),
-            reason: "not found: use the servers' master key file (`symbolon serve` creates one on its first start)".into(),
+            source: MasterKeyError::NotFound,
         });
     }
     Ok(load_or_create_master_key(path)?.0)

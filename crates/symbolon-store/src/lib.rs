@@ -14,7 +14,12 @@ use async_trait::async_trait;
 use symbolon_core::ids::{SessionId, UserId};
 use symbolon_core::UnixTime;
 
-/// What can go wrong in the store. Nothing here carries SQL text or secrets.
+/// The cause of a [`StoreError`]: the driver's error, boxed so that no SQL type is part
+/// of this crate's API. Print the whole chain (`{:#}` with anyhow) to see it.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong in the store. Nothing here carries SQL text or secrets. Each
+/// message says its own part only; the cause is the error's `source()`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The row already exists (a unique key is taken).
@@ -23,12 +28,12 @@ pub enum StoreError {
     /// The transaction lost to a concurrent one (serialization failure, deadlock, lock
     /// timeout, SQLite busy). The store retries these itself; callers see them only
     /// after the retries ran out, as [`StoreError::Unavailable`].
-    #[error("contention in the database: {0}")]
-    Contention(String),
+    #[error("contention in the database")]
+    Contention(#[source] Cause),
     /// The database cannot be reached or answered with an error.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
-    /// A row holds a value this version cannot read.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Cause),
+    /// A row holds a value this version cannot read (the text names the value).
     #[error("a stored value is invalid: {0}")]
     Corrupt(String),
     /// The URL names no supported database.

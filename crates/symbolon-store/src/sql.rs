@@ -2,8 +2,8 @@
 //! backends run the same SQL text; only connection set-up differs.
 
 use crate::{
-    AuditEvent, ClientRecord, PurgeCutoffs, Result, RotateCurrent, SessionRecord, SigningKeyRecord,
-    Store, StoreError, UserRecord,
+    AuditEvent, Cause, ClientRecord, PurgeCutoffs, Result, RotateCurrent, SessionRecord,
+    SigningKeyRecord, Store, StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -25,9 +25,81 @@ fn db_error(e: sqlx::Error) -> StoreError {
                 Some("40001" | "40P01" | "55P03" | "5" | "517")
             ) =>
         {
-            StoreError::Contention(e.to_string())
+            StoreError::Contention(cause(e))
         }
-        _ => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Unavailable(cause(e)),
+    }
+}
+
+fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Unavailable(migrate_cause(e))
+}
+
+/// A sqlx error restated one part at a time. sqlx's messages embed their source and
+/// return it again from `source()` (`error returned from database: X` with source `X`),
+/// so a printed chain would say everything twice; these say only their own part.
+#[derive(Debug, thiserror::Error)]
+enum SqlCause {
+    #[error("error with configuration")]
+    Configuration(#[source] Cause),
+    #[error("error communicating with database")]
+    Io(#[source] std::io::Error),
+    #[error("error occurred while attempting to establish a TLS connection")]
+    Tls(#[source] Cause),
+    #[error("error occurred while decoding column {index}")]
+    ColumnDecode {
+        index: String,
+        #[source]
+        source: Cause,
+    },
+    #[error("error occurred while encoding a value")]
+    Encode(#[source] Cause),
+    #[error("error occurred while decoding")]
+    Decode(#[source] Cause),
+    #[error("error in Any driver mapping")]
+    AnyDriver(#[source] Cause),
+    #[error("while executing migrations")]
+    Migrations(#[source] Cause),
+    #[error("while executing migration {version}")]
+    Migration {
+        version: i64,
+        #[source]
+        source: Cause,
+    },
+    #[error("while resolving migrations")]
+    ResolveMigrations(#[source] Cause),
+}
+
+/// The cause to keep for a sqlx error; see [`SqlCause`].
+fn cause(e: sqlx::Error) -> Cause {
+    use sqlx::Error as E;
+    match e {
+        // The database's own error (e.g. `database "x" does not exist`).
+        E::Database(d) => d.into_error(),
+        E::Configuration(source) => Box::new(SqlCause::Configuration(source)),
+        E::Io(source) => Box::new(SqlCause::Io(source)),
+        E::Tls(source) => Box::new(SqlCause::Tls(source)),
+        E::ColumnDecode { index, source } => Box::new(SqlCause::ColumnDecode { index, source }),
+        E::Encode(source) => Box::new(SqlCause::Encode(source)),
+        E::Decode(source) => Box::new(SqlCause::Decode(source)),
+        E::AnyDriverError(source) => Box::new(SqlCause::AnyDriver(source)),
+        E::Migrate(m) => migrate_cause(*m),
+        // The other variants have no source: their message is the whole story.
+        other => Box::new(other),
+    }
+}
+
+/// The cause to keep for a migration error; see [`SqlCause`].
+fn migrate_cause(e: sqlx::migrate::MigrateError) -> Cause {
+    use sqlx::migrate::MigrateError as M;
+    match e {
+        M::Execute(e) => Box::new(SqlCause::Migrations(cause(e))),
+        M::ExecuteMigration(e, version) => Box::new(SqlCause::Migration {
+            version,
+            source: cause(e),
+        }),
+        M::Source(source) => Box::new(SqlCause::ResolveMigrations(source)),
+        other => Box::new(other),
     }
 }
 
@@ -49,7 +121,7 @@ where
         }
     }
     op().await.map_err(|e| match e {
-        StoreError::Contention(m) => StoreError::Unavailable(m),
+        StoreError::Contention(c) => StoreError::Unavailable(c),
         other => other,
     })
 }
@@ -204,9 +276,12 @@ impl SqliteStore {
             "" | "synchronous=normal" => SqliteSynchronous::Normal,
             "synchronous=full" => SqliteSynchronous::Full,
             _ => {
-                return Err(StoreError::Unavailable(format!(
-                    "unsupported SQLite URL option {query:?} (use synchronous=normal or synchronous=full)"
-                )))
+                return Err(StoreError::Unavailable(
+                    format!(
+                        "unsupported SQLite URL option {query:?} (use synchronous=normal or synchronous=full)"
+                    )
+                    .into(),
+                ))
             }
         };
         create_private_file(path)?;
@@ -241,7 +316,7 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.write)
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(migrate_error)
     }
 }
 
@@ -259,10 +334,20 @@ fn create_private_file(path: &str) -> Result<()> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Unavailable(format!(
-            "cannot create the database file {path}: {e}"
-        ))),
+        Err(source) => Err(StoreError::Unavailable(Box::new(CreateFile {
+            path: path.to_owned(),
+            source,
+        }))),
     }
+}
+
+/// The database file could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create the database file {path}")]
+struct CreateFile {
+    path: String,
+    #[source]
+    source: std::io::Error,
 }
 
 /// PostgreSQL: one pool serves reads and writes.
@@ -291,7 +376,7 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.write)
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(migrate_error)
     }
 }
 

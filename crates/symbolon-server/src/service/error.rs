@@ -102,7 +102,7 @@ pub enum ServiceError {
     Keys(#[from] super::KeysError),
     /// Password hashing failed.
     #[error("password hashing failed")]
-    Hashing(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Hashing(#[source] symbolon_core::password::HashFailed),
     /// A refresh kept losing the compare-and-swap to concurrent ones.
     #[error("the refresh lost the rotation race three times")]
     RotationContention,

@@ -12,12 +12,33 @@ use super::metrics::Metrics;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use symbolon_core::ids::Password;
-use symbolon_core::password::{Hasher, Scratch};
+use symbolon_core::password::{HashFailed, Hasher, Scratch};
 
 /// Too many logins are waiting for a hash: answer 429 now instead of queueing.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("too many password checks in progress")]
 pub struct Busy;
+
+/// Why a new hash was not made: too busy (answer 429), or hashing itself failed (an
+/// internal error).
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Too many callers waiting.
+    #[error(transparent)]
+    Busy(#[from] Busy),
+    /// Argon2id failed.
+    #[error(transparent)]
+    Failed(#[from] HashFailed),
+}
+
+impl From<HashError> for super::ServiceError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy(_) => Self::Busy,
+            HashError::Failed(e) => Self::Hashing(e),
+        }
+    }
+}
 
 /// The niceness of hashing threads (0 is normal, 19 the lowest priority).
 #[cfg(target_os = "linux")]
@@ -79,8 +100,10 @@ impl HashPool {
     }
 
     /// A new PHC hash of `password`.
-    pub async fn hash(&self, metrics: &Metrics, password: Password) -> Result<String, Busy> {
-        self.run(metrics, move |h, s| h.hash(s, &password)).await
+    pub async fn hash(&self, metrics: &Metrics, password: Password) -> Result<String, HashError> {
+        Ok(self
+            .run(metrics, move |h, s| h.hash(s, &password))
+            .await??)
     }
 }
 

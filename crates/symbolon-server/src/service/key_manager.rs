@@ -17,11 +17,12 @@ pub enum KeysError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A key does not decrypt or parse.
-    #[error("signing key {kid}: {source}")]
+    #[error("signing key {kid}")]
     Key {
         /// The key's id.
         kid: String,
         /// What is wrong.
+        #[source]
         source: KeyError,
     },
 }

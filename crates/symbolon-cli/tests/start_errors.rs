@@ -1,0 +1,83 @@
+//! Start-up errors as the binary prints them: exit code 1 and one `error:` line in which
+//! each part of the cause appears once (a message never repeats its source).
+
+mod common;
+
+use common::*;
+use std::process::Stdio;
+
+fn serve_output(config: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .stdin(Stdio::null())
+        .output()
+        .expect("symbolon ran")
+}
+
+/// The `error:` line of a failed start-up, after checking the exit code.
+fn start_up_error(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let lines: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    lines[0].to_owned()
+}
+
+#[test]
+fn a_missing_postgres_database_is_named_once() {
+    let Ok(admin_url) = std::env::var("SYMBOLON_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipping: set SYMBOLON_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL tests"
+        );
+        return;
+    };
+    let server = admin_url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit_once('/'))
+        .map(|(server, _)| server)
+        .expect("SYMBOLON_TEST_POSTGRES_URL names a database");
+    let url = format!("{server}/symbolon_no_such_db");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), "c", free_port(), &url, "");
+    let line = start_up_error(&serve_output(&config));
+    assert!(
+        line.contains("database \"symbolon_no_such_db\" does not exist"),
+        "{line}"
+    );
+    assert_eq!(line.matches("symbolon_no_such_db").count(), 1, "{line}");
+    assert_eq!(line.matches("unavailable").count(), 1, "{line}");
+}
+
+#[tokio::test]
+async fn a_wrong_master_key_stops_start_up_saying_so_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
+    let config = write_config(dir.path(), "c", free_port(), &db, "");
+    // The first start creates the master key and wraps the first signing key with it.
+    let mut server = start_server(&config).await;
+    server.child.kill().await.expect("stop the server");
+    // Another valid key, made the same way in another directory, replaces it.
+    let other = tempfile::tempdir().expect("temp dir");
+    let other_db = format!("sqlite://{}", other.path().join("symbolon.db").display());
+    let other_config = write_config(other.path(), "c", free_port(), &other_db, "");
+    let mut other_server = start_server(&other_config).await;
+    other_server.child.kill().await.expect("stop the server");
+    let key = dir.path().join("symbolon.key");
+    let other_key = other.path().join("symbolon.key");
+    assert_ne!(
+        std::fs::read(&key).expect("key"),
+        std::fs::read(&other_key).expect("other key")
+    );
+    std::fs::copy(&other_key, &key).expect("replace the key file");
+
+    let line = start_up_error(&serve_output(&config));
+    let says = "does not decrypt under this master key";
+    assert!(line.contains(says), "{line}");
+    assert_eq!(line.matches(says).count(), 1, "{line}");
+    // "cannot load the signing keys: signing key KID: a signing key does not decrypt …"
+    assert_eq!(line.matches("signing key").count(), 3, "{line}");
+    assert_eq!(line.matches("cannot load the signing keys").count(), 1, "{line}");
+}
