@@ -79,5 +79,9 @@ async fn a_wrong_master_key_stops_start_up_saying_so_once() {
     assert_eq!(line.matches(says).count(), 1, "{line}");
     // "cannot load the signing keys: signing key KID: a signing key does not decrypt …"
     assert_eq!(line.matches("signing key").count(), 3, "{line}");
-    assert_eq!(line.matches("cannot load the signing keys").count(), 1, "{line}");
+    assert_eq!(
+        line.matches("cannot load the signing keys").count(),
+        1,
+        "{line}"
+    );
 }

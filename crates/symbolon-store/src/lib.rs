@@ -30,9 +30,15 @@ pub enum StoreError {
     /// after the retries ran out, as [`StoreError::Unavailable`].
     #[error("contention in the database")]
     Contention(#[source] Cause),
-    /// The database cannot be reached or answered with an error.
+    /// The database cannot be reached or cannot serve now (connection refused or lost,
+    /// shutting down, not accepting connections, out of resources, disk full; or
+    /// contention that outlasted the retries): worth trying again later.
     #[error("the database is unavailable")]
     Unavailable(#[source] Cause),
+    /// The database answered, and the operation failed (an error that trying again
+    /// would not fix).
+    #[error("the database operation failed")]
+    Failed(#[source] Cause),
     /// A row holds a value this version cannot read (the text names the value).
     #[error("a stored value is invalid: {0}")]
     Corrupt(String),

@@ -27,8 +27,35 @@ fn db_error(e: sqlx::Error) -> StoreError {
         {
             StoreError::Contention(cause(e))
         }
-        _ => StoreError::Unavailable(cause(e)),
+        sqlx::Error::Database(d) if d.code().as_deref().is_some_and(unavailable_code) => {
+            StoreError::Unavailable(cause(e))
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(cause(e)),
+        _ => StoreError::Failed(cause(e)),
     }
+}
+
+/// Database error codes that mean "not now" rather than "not this": PostgreSQL's
+/// connection exceptions (class 08), insufficient resources (53), operator intervention
+/// such as a shutdown (57P), an unknown database (3D000), one not accepting connections
+/// (55000) and failed authentication (28); SQLite's I/O error, full disk and cannot-open
+/// (primary codes 10, 13, 14, whatever the extended code).
+fn unavailable_code(code: &str) -> bool {
+    // PostgreSQL's SQLSTATEs are five characters; SQLite's (extended) codes are numbers
+    // below 10,000.
+    if code.len() == 5 {
+        return ["08", "53", "57P", "28"]
+            .iter()
+            .any(|class| code.starts_with(class))
+            || matches!(code, "3D000" | "55000");
+    }
+    code.parse::<u32>()
+        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 10 | 13 | 14))
 }
 
 fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {

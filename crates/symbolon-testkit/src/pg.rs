@@ -39,6 +39,23 @@ impl PgDatabase {
         })
     }
 
+    /// Opens or closes the database to new connections (`ALLOW_CONNECTIONS`, which binds
+    /// superusers too): with `false` and [`terminate_connections`](Self::terminate_connections),
+    /// an outage for everything but this admin.
+    pub async fn allow_connections(&self, allow: bool) {
+        let admin = sqlx::PgPool::connect(&self.admin_url)
+            .await
+            .expect("admin connection");
+        sqlx::query(&format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allow}",
+            self.name
+        ))
+        .execute(&admin)
+        .await
+        .expect("alter database");
+        admin.close().await;
+    }
+
     /// Ends every connection to this database (what a failover or an operator does) and
     /// returns how many there were.
     pub async fn terminate_connections(&self) -> u64 {

@@ -6,9 +6,13 @@ use crate::service::{AccessTokenProblem, ServiceError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use symbolon_proto::{ErrorBody, ErrorCode};
+use symbolon_store::StoreError;
 
 /// A cause kept for the log; never sent.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// The `Retry-After` of a 503, in seconds.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 1;
 
 /// Every error the HTTP layer can answer with.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +62,10 @@ pub enum ApiError {
     /// 429 `rate_limited` with `Retry-After` seconds.
     #[error("too many attempts; retry later")]
     RateLimited(u64),
+    /// 503 `server_error` with `Retry-After`: the database cannot serve now. The cause
+    /// is logged, never sent.
+    #[error("temporarily unavailable; retry later")]
+    Unavailable(#[source] Cause),
     /// 500 `server_error`; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Cause),
@@ -105,6 +113,7 @@ impl ApiError {
                     }
                 ),
             },
+            S::Store(StoreError::Unavailable(_)) => Self::Unavailable(Box::new(error)),
             S::Store(_) | S::Signing(_) | S::Keys(_) | S::Hashing(_) | S::RotationContention => {
                 Self::Internal(Box::new(error))
             }
@@ -130,6 +139,7 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidRequest),
             Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServerError),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::ServerError),
         }
     }
@@ -156,8 +166,14 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(cause = %chain(cause.as_ref()), "request failed");
+        match &self {
+            Self::Internal(cause) => {
+                tracing::error!(cause = %chain(cause.as_ref()), "request failed")
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(cause = %chain(cause.as_ref()), "request failed: the database is unavailable")
+            }
+            _ => {}
         }
         let body = ErrorBody {
             error: code,
@@ -189,6 +205,13 @@ impl IntoResponse for ApiError {
             }
             Self::RateLimited(seconds) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            // Soon: the SDK retries a refresh only within its short pauses.
+            Self::Unavailable(_) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER),
+                );
             }
             _ => {}
         }

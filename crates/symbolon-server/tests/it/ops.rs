@@ -152,3 +152,43 @@ async fn openapi_is_3_1_and_lists_every_endpoint_of_the_contract() {
         assert!(token[field].is_object(), "TokenResponse.{field}: {token}");
     }
 }
+
+/// A database outage answers 503 with `Retry-After` (clients try again), not 500; the
+/// tokens of the request are untouched and work once the database is back.
+#[tokio::test]
+async fn a_database_outage_answers_503_with_retry_after() {
+    let Some(db) = symbolon_testkit::PgDatabase::create().await else {
+        return;
+    };
+    let url = db.url.clone();
+    let app = crate::helpers::spawn_with(move |c| c.database_url = url).await;
+    let tokens = app.alice().await;
+
+    db.allow_connections(false).await;
+    db.terminate_connections().await;
+    for (path, body) in [
+        (
+            "/token/refresh",
+            serde_json::json!({"refresh_token": tokens.refresh}),
+        ),
+        (
+            "/login",
+            serde_json::json!({"username": "alice", "password": crate::helpers::ALICE_PASSWORD}),
+        ),
+    ] {
+        let response = app.post_json(path, body).await;
+        assert_eq!(header(&response, "retry-after"), "1", "{path}");
+        crate::helpers::assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "server_error")
+            .await;
+    }
+    assert_eq!(
+        app.me_status(&tokens.access).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    db.allow_connections(true).await;
+    let next = app.refresh(&tokens.refresh).await;
+    assert_eq!(app.me_status(&next.access).await, StatusCode::OK);
+}
