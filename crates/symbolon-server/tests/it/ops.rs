@@ -185,6 +185,11 @@ async fn a_database_outage_answers_503_with_retry_after() {
         app.me_status(&tokens.access).await,
         StatusCode::SERVICE_UNAVAILABLE
     );
+    // Revocation reports the outage instead of answering 200 without revoking.
+    let revoke = app
+        .post_form("/oauth/revoke", &[("token", &tokens.refresh)])
+        .await;
+    assert_eq!(revoke.status(), StatusCode::SERVICE_UNAVAILABLE);
     let ready = app.get("/readyz", None).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 
