@@ -85,3 +85,28 @@ async fn a_wrong_master_key_stops_start_up_saying_so_once() {
         "{line}"
     );
 }
+
+/// A master key file that others may read stops start-up (it used to be a warning): the
+/// message names the file and says what to do.
+#[cfg(unix)]
+#[test]
+fn a_master_key_readable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
+    let config = write_config(dir.path(), "c", free_port(), &db, "");
+    let key = dir.path().join("symbolon.key");
+    // A valid key (32 zero bytes, base64url) in a file of mode 0644.
+    std::fs::write(&key, format!("{}\n", "A".repeat(43))).expect("key file");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let line = start_up_error(&serve_output(&config));
+    assert!(line.contains("symbolon.key"), "{line}");
+    assert!(
+        line.contains("mode 0644") && line.contains("chmod 600"),
+        "{line}"
+    );
+    assert!(
+        !dir.path().join("symbolon.db").exists(),
+        "nothing is opened before the key is accepted"
+    );
+}

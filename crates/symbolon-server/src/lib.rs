@@ -68,6 +68,12 @@ pub enum MasterKeyError {
     /// The file does not hold a key.
     #[error(transparent)]
     Invalid(#[from] symbolon_core::master::BadMasterKey),
+    /// Others may read or write the file: whoever can read it can mint refresh tokens.
+    #[error("others may read or write it (mode {mode:04o}); chmod 600 it")]
+    TooOpen {
+        /// The file's permission bits.
+        mode: u32,
+    },
 }
 
 /// Reads the master key, or creates it (mode 0600) when the file does not exist.
@@ -79,13 +85,15 @@ pub fn load_or_create_master_key(path: &Path) -> Result<(MasterKey, bool), Start
     };
     match std::fs::read_to_string(path) {
         Ok(text) => {
+            // Refused, not just reported: the key is worth every session (as the client
+            // refuses its own key files).
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                if let Ok(meta) = std::fs::metadata(path) {
-                    if meta.permissions().mode() & 0o077 != 0 {
-                        tracing::warn!(path = %path.display(), "the master key file is readable by others; chmod 600 it");
-                    }
+                let meta = std::fs::metadata(path).map_err(|e| err(MasterKeyError::Read(e)))?;
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(err(MasterKeyError::TooOpen { mode }));
                 }
             }
             Ok((
