@@ -71,6 +71,7 @@ async fn a_wrong_master_key_stops_start_up_saying_so_once() {
         std::fs::read(&key).expect("key"),
         std::fs::read(&other_key).expect("other key")
     );
+    let original = std::fs::read(&key).expect("key");
     std::fs::copy(&other_key, &key).expect("replace the key file");
 
     let line = start_up_error(&serve_output(&config));
@@ -84,6 +85,26 @@ async fn a_wrong_master_key_stops_start_up_saying_so_once() {
         1,
         "{line}"
     );
+
+    // `keys rotate` with the wrong master key retires nothing: it must open the existing
+    // keys first.
+    let admin = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("symbolon ran")
+    };
+    let rotate = start_up_error(&admin(&["keys", "rotate"]));
+    assert!(rotate.contains(says), "{rotate}");
+    std::fs::write(&key, original).expect("restore the key file");
+    let list = admin(&["keys", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{listed}");
+    assert_eq!(listed.matches("current").count(), 1, "{listed}");
+    assert!(!listed.contains("retired"), "{listed}");
 }
 
 /// A master key file that others may read stops start-up (it used to be a warning): the
