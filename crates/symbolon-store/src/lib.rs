@@ -118,8 +118,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The latest `blocked_until` among these throttle keys (0 if none).
     async fn blocked_until(&self, keys: &[String]) -> Result<UnixTime>;
-    /// Counts a failure for `key` (the count restarts after `window` quiet seconds) and
-    /// returns the new count.
+    /// Counts a failure for `key` and returns the new count. The count restarts only after
+    /// `window` quiet seconds since both the last failure and the end of the key's block.
     async fn record_failure(&self, key: &str, now: UnixTime, window: i64) -> Result<u64>;
     /// Raises `blocked_until` for `key` to `until` (never lowers it).
     async fn block(&self, key: &str, until: UnixTime) -> Result<()>;

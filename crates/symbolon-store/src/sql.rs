@@ -762,7 +762,8 @@ macro_rules! impl_store {
                     let count: i64 = sqlx::query_scalar(
                         "INSERT INTO throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
                          ON CONFLICT (key) DO UPDATE SET \
-                           failures = CASE WHEN throttle.last_failure < $3 THEN 1 ELSE throttle.failures + 1 END, \
+                           failures = CASE WHEN throttle.last_failure < $3 AND throttle.blocked_until < $3 \
+                             THEN 1 ELSE throttle.failures + 1 END, \
                            last_failure = $2 \
                          RETURNING failures",
                     )
@@ -895,8 +896,11 @@ macro_rules! impl_store {
                         .await
                         .map_err(db_error)?;
                     let throttle = sqlx::query(
+                        // The filters again outside: PostgreSQL re-checks only the outer
+                        // statement's conditions on a row a concurrent failure just updated.
                         "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle \
-                         WHERE blocked_until < $1 AND last_failure < $2 LIMIT $3)",
+                         WHERE blocked_until < $1 AND last_failure < $2 LIMIT $3) \
+                         AND blocked_until < $1 AND last_failure < $2",
                     )
                     .bind(cutoffs.throttle_quiet_before)
                     .bind(cutoffs.throttle_quiet_before)

@@ -17,6 +17,7 @@ crate::conformance!(
     revocation_happens_once_with_one_audit_row,
     password_change_keeps_only_the_current_session,
     throttle_counts_restart_after_the_window_and_blocks_never_shrink,
+    the_quiet_window_starts_when_the_block_ends,
     key_rotation_retires_the_old_keys,
     clients_round_trip,
     purge_is_bounded_and_spares_live_rows,
@@ -344,6 +345,33 @@ async fn throttle_counts_restart_after_the_window_and_blocks_never_shrink(store:
     assert_eq!(store.blocked_until(&[]).await.unwrap(), 0);
     store.clear_failures(key).await.unwrap();
     assert_eq!(store.blocked_until(&[key.into()]).await.unwrap(), 0);
+}
+
+/// Waiting out `failure_window` after the last failure must not restore the free
+/// guesses while the key is still blocked, or just after: the quiet period counts from
+/// the end of the block (else, with `max_backoff` = `failure_window`, an attacker gets
+/// five fresh guesses every window instead of one per back-off).
+async fn the_quiet_window_starts_when_the_block_ends(store: &dyn Store) {
+    let key = "acct:ines";
+    for expected in 1..=6 {
+        assert_eq!(store.record_failure(key, NOW, 900).await.unwrap(), expected);
+    }
+    store.block(key, NOW + 900).await.unwrap();
+    // 901 s after the last failure, but only 1 s after the block ended: still counting.
+    assert_eq!(
+        store.record_failure(key, NOW + 901, 900).await.unwrap(),
+        7,
+        "the count goes on after a block"
+    );
+    store.block(key, NOW + 901 + 900).await.unwrap();
+    // A whole window of quiet after that block: a fresh start.
+    assert_eq!(
+        store
+            .record_failure(key, NOW + 901 + 900 + 901, 900)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 async fn key_rotation_retires_the_old_keys(store: &dyn Store) {
