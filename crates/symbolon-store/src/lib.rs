@@ -170,8 +170,12 @@ pub struct PurgeCutoffs {
     pub sessions_revoked_before: UnixTime,
     /// Audit rows written before this.
     pub audit_before: UnixTime,
-    /// Throttle rows whose last failure is before this and whose block has ended by then.
+    /// Throttle rows quiet since before this (last failure and end of block), by one
+    /// `failure_window` for each failure they count: rows whose count has decayed to
+    /// nothing (see [`Store::record_failure`]).
     pub throttle_quiet_before: UnixTime,
+    /// The failure window the counts decay by.
+    pub failure_window: i64,
 }
 
 /// Opens the store named by `url` (`sqlite://PATH` or `postgres://...`), without migrating.

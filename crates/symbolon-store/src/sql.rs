@@ -759,17 +759,28 @@ macro_rules! impl_store {
 
             async fn record_failure(&self, key: &str, now: UnixTime, window: i64) -> Result<u64> {
                 retry(|| async move {
+                    // The count decays by one per whole `window` of quiet, counted from
+                    // the last failure or the end of the last block, whichever is later:
+                    // waiting out a window buys back one guess, not all the free ones.
                     let count: i64 = sqlx::query_scalar(
                         "INSERT INTO throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
                          ON CONFLICT (key) DO UPDATE SET \
-                           failures = CASE WHEN throttle.last_failure < $3 AND throttle.blocked_until < $3 \
-                             THEN 1 ELSE throttle.failures + 1 END, \
+                           failures = 1 + CASE \
+                             WHEN $2 <= throttle.last_failure OR $2 <= throttle.blocked_until \
+                               THEN throttle.failures \
+                             WHEN ($2 - CASE WHEN throttle.last_failure > throttle.blocked_until \
+                                        THEN throttle.last_failure ELSE throttle.blocked_until END) / $3 \
+                                  >= throttle.failures \
+                               THEN 0 \
+                             ELSE throttle.failures - ($2 - CASE WHEN throttle.last_failure > throttle.blocked_until \
+                                        THEN throttle.last_failure ELSE throttle.blocked_until END) / $3 \
+                           END, \
                            last_failure = $2 \
                          RETURNING failures",
                     )
                     .bind(key)
                     .bind(now)
-                    .bind(now - window)
+                    .bind(window.max(1))
                     .fetch_one(&self.write)
                     .await
                     .map_err(db_error)?;
@@ -899,11 +910,13 @@ macro_rules! impl_store {
                         // The filters again outside: PostgreSQL re-checks only the outer
                         // statement's conditions on a row a concurrent failure just updated.
                         "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle \
-                         WHERE blocked_until < $1 AND last_failure < $2 LIMIT $3) \
-                         AND blocked_until < $1 AND last_failure < $2",
+                         WHERE blocked_until + (failures - 1) * $2 <= $1 \
+                           AND last_failure + (failures - 1) * $2 <= $1 LIMIT $3) \
+                         AND blocked_until + (failures - 1) * $2 <= $1 \
+                         AND last_failure + (failures - 1) * $2 <= $1",
                     )
                     .bind(cutoffs.throttle_quiet_before)
-                    .bind(cutoffs.throttle_quiet_before)
+                    .bind(cutoffs.failure_window.max(1))
                     .bind(batch)
                     .execute(&self.write)
                     .await

@@ -195,6 +195,7 @@ impl Service {
             sessions_revoked_before: now - keep,
             audit_before: now - keep,
             throttle_quiet_before: now - core.settings.throttle.failure_window,
+            failure_window: core.settings.throttle.failure_window,
         };
         let mut total = 0;
         for _ in 0..100 {

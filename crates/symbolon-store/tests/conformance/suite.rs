@@ -314,8 +314,13 @@ async fn throttle_counts_restart_after_the_window_and_blocks_never_shrink(store:
     }
     assert_eq!(
         store.record_failure(key, NOW + 61, 60).await.unwrap(),
+        3,
+        "one quiet window takes one failure off the count"
+    );
+    assert_eq!(
+        store.record_failure(key, NOW + 61 + 180, 60).await.unwrap(),
         1,
-        "restarts after a quiet window"
+        "restarts after as many quiet windows as failures"
     );
     assert_eq!(store.blocked_until(&[key.into()]).await.unwrap(), 0);
     store.block(key, NOW + 100).await.unwrap();
@@ -348,9 +353,9 @@ async fn throttle_counts_restart_after_the_window_and_blocks_never_shrink(store:
 }
 
 /// Waiting out `failure_window` after the last failure must not restore the free
-/// guesses while the key is still blocked, or just after: the quiet period counts from
-/// the end of the block (else, with `max_backoff` = `failure_window`, an attacker gets
-/// five fresh guesses every window instead of one per back-off).
+/// guesses: the quiet period counts from the end of the block, and each window of it
+/// takes one failure off the count (else, with `max_backoff` = `failure_window`, an
+/// attacker gets five fresh guesses every window or two instead of one per back-off).
 async fn the_quiet_window_starts_when_the_block_ends(store: &dyn Store) {
     let key = "acct:ines";
     for expected in 1..=6 {
@@ -363,11 +368,40 @@ async fn the_quiet_window_starts_when_the_block_ends(store: &dyn Store) {
         7,
         "the count goes on after a block"
     );
-    store.block(key, NOW + 901 + 900).await.unwrap();
-    // A whole window of quiet after that block: a fresh start.
+    let block_end = NOW + 901 + 900;
+    store.block(key, block_end).await.unwrap();
+    // A whole window of quiet after that block buys back one guess, not all five.
     assert_eq!(
         store
-            .record_failure(key, NOW + 901 + 900 + 901, 900)
+            .record_failure(key, block_end + 901, 900)
+            .await
+            .unwrap(),
+        7
+    );
+    // The purge keeps the row while its count has not decayed to nothing...
+    let last = block_end + 901;
+    let purge_at = |now: i64| PurgeCutoffs {
+        sessions_ended_before: 0,
+        sessions_revoked_before: 0,
+        audit_before: 0,
+        throttle_quiet_before: now - 900,
+        failure_window: 900,
+    };
+    store.purge(&purge_at(last + 2 * 900), 10).await.unwrap();
+    assert_eq!(
+        store
+            .record_failure(key, last + 2 * 900, 900)
+            .await
+            .unwrap(),
+        6,
+        "two quiet windows took two failures off, and the purge left the row"
+    );
+    // ...and deletes it once it has: seven windows of quiet are a fresh start.
+    let last = last + 2 * 900;
+    assert_eq!(store.purge(&purge_at(last + 6 * 900), 10).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .record_failure(key, last + 6 * 900, 900)
             .await
             .unwrap(),
         1
@@ -429,6 +463,7 @@ async fn purge_is_bounded_and_spares_live_rows(store: &dyn Store) {
         sessions_revoked_before: NOW - 100,
         audit_before: NOW - 100,
         throttle_quiet_before: NOW - 100,
+        failure_window: 60,
     };
     store
         .record_failure("acct:stale", NOW - 200, 60)
