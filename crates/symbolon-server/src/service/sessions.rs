@@ -460,21 +460,39 @@ async fn revoke_for_reuse(
     session: &SessionRecord,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let event = AuditEvent {
-        user_id: Some(session.user_id.to_string()),
-        session_id: Some(session.id.to_string()),
-        ip: meta.ip.map(|ip| ip.to_string()),
-        detail: Some(format!(
-            "generation {} presented, current {}",
-            claims.generation, session.generation
-        )),
-        ..AuditEvent::new(audit_kind::REUSE_DETECTED, core.now())
-    };
+    let detail = format!(
+        "generation {} presented, current {}",
+        claims.generation, session.generation
+    );
+    let event = session_event(
+        audit_kind::REUSE_DETECTED,
+        session,
+        meta,
+        detail,
+        core.now(),
+    );
     core.store()
         .revoke_session(&session.id, "reuse_detected", &event)
         .await?;
     tracing::warn!(session = %session.id, user = %session.user_id, "refresh token reuse detected; session revoked");
     Ok(())
+}
+
+/// An audit row about `session`, asked for by `meta`.
+fn session_event(
+    kind: &str,
+    session: &SessionRecord,
+    meta: &RequestMeta,
+    detail: String,
+    at: UnixTime,
+) -> AuditEvent {
+    AuditEvent {
+        user_id: Some(session.user_id.to_string()),
+        session_id: Some(session.id.to_string()),
+        ip: meta.ip.map(|ip| ip.to_string()),
+        detail: Some(detail),
+        ..AuditEvent::new(kind, at)
+    }
 }
 
 /// The claims and the session row of a refresh token; garbage, forgeries and unknown
@@ -501,13 +519,8 @@ async fn end_sessions(
     scope: LogoutScope,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let event = AuditEvent {
-        user_id: Some(session.user_id.to_string()),
-        session_id: Some(session.id.to_string()),
-        ip: meta.ip.map(|ip| ip.to_string()),
-        detail: Some(format!("scope={}", scope.as_str())),
-        ..AuditEvent::new(audit_kind::LOGOUT, core.now())
-    };
+    let detail = format!("scope={}", scope.as_str());
+    let event = session_event(audit_kind::LOGOUT, session, meta, detail, core.now());
     match scope {
         LogoutScope::Local => {
             core.store()
