@@ -124,6 +124,12 @@ pub struct Config {
     /// the session list) is then the right-most address in it that is not one of these.
     #[serde(with = "networks")]
     pub trusted_proxies: Vec<IpNet>,
+    /// How long a client may take to send a request's headers (and may keep an idle
+    /// connection open between requests) before the server closes the connection.
+    pub header_read_timeout: Secs,
+    /// Connections served at once; more are closed as soon as they are accepted (keep
+    /// it under the process's open-file limit).
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -159,6 +165,8 @@ impl Default for Config {
             migrate_on_start: true,
             retention: Secs(30 * 86400),
             trusted_proxies: Vec::new(),
+            header_read_timeout: Secs(30),
+            max_connections: 4096,
         }
     }
 }
@@ -351,6 +359,12 @@ impl Config {
         if self.db_pool_size == 0 {
             return bad("db_pool_size", "must be at least 1");
         }
+        if self.max_connections == 0 {
+            return bad("max_connections", "must be at least 1");
+        }
+        if self.header_read_timeout.0 == 0 {
+            return bad("header_read_timeout", "must be longer than zero");
+        }
         Ok(())
     }
 
@@ -392,6 +406,10 @@ impl Config {
     pub fn http_settings(&self) -> HttpSettings {
         HttpSettings {
             trusted_proxies: self.trusted_proxies.clone(),
+            header_read_timeout: std::time::Duration::from_secs(
+                self.header_read_timeout.0.max(1) as u64
+            ),
+            max_connections: self.max_connections,
         }
     }
 
@@ -497,7 +515,7 @@ mod tests {
     #[test]
     fn the_keys_are_the_fields() {
         let keys = keys();
-        assert_eq!(keys.len(), 28, "{keys:?}");
+        assert_eq!(keys.len(), 30, "{keys:?}");
         for key in [
             "listen",
             "issuer",

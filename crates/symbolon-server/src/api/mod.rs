@@ -2,6 +2,7 @@
 //! [`service`](crate::service) and render its results, the one error mapping
 //! ([`error`]), and the generated OpenAPI document. Only this module knows HTTP.
 
+pub mod body;
 pub mod error;
 pub mod extract;
 pub mod oauth;
@@ -114,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(body::bounded_body))
         // Method, path, status and latency at DEBUG; bodies and headers (where tokens
         // live) are never logged.
         .layer(tower_http::trace::TraceLayer::new_for_http())

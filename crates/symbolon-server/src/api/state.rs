@@ -4,10 +4,15 @@ use crate::service::Service;
 use std::sync::Arc;
 
 /// What the HTTP layer needs beyond the service.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or networks).
     pub trusted_proxies: Vec<crate::config::IpNet>,
+    /// How long a connection may take to send a request's headers, and may idle between
+    /// requests.
+    pub header_read_timeout: std::time::Duration,
+    /// Connections served at once; more are closed when accepted.
+    pub max_connections: usize,
 }
 
 /// Shared, cheaply cloned state: nothing global.

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod bad_input;
+mod connections;
 mod jwt;
 mod oauth;
 mod ops;
