@@ -116,23 +116,30 @@ async fn sigterm_finishes_the_request_in_flight_then_stops() {
                 .await
         }
     });
-    // Wait until the login's hash is running: the gauge says so.
-    loop {
-        let metrics = http
-            .get(format!("{}/metrics", server.url))
-            .send()
-            .await
-            .expect("metrics");
-        if metrics
-            .text()
-            .await
-            .expect("text")
-            .contains("symbolon_password_hashes_in_flight 1")
-        {
-            break;
+    // Wait until the login's hash is running: the gauge says so. A login that is never
+    // seen hashing (it failed, or finished before the first look) fails the test here
+    // instead of waiting for ever.
+    let hashing = async {
+        loop {
+            let metrics = http
+                .get(format!("{}/metrics", server.url))
+                .send()
+                .await
+                .expect("metrics");
+            if metrics
+                .text()
+                .await
+                .expect("text")
+                .contains("symbolon_password_hashes_in_flight 1")
+            {
+                break;
+            }
+            tokio::task::yield_now().await;
         }
-        tokio::task::yield_now().await;
-    }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), hashing)
+        .await
+        .expect("within 30 s, /metrics never showed the login's password hash in flight");
     let pid = server.child.id().expect("pid").to_string();
     assert!(std::process::Command::new("kill")
         .args(["-TERM", &pid])
