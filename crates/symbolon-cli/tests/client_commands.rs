@@ -166,7 +166,7 @@ async fn login_request_refresh_logout() {
 async fn exit_codes_profiles_and_passphrase() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
-    let config = write_config(dir.path(), "client", free_port(), &db, "");
+    let config = write_config(dir.path(), "client", &db, "");
     add_user(&config, "bob");
     let server = start_server(&config).await;
     let home = dir.path().join("client-home");
