@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Output};
+use symbolon_testkit::TestServer;
 
 /// Runs `symbolon ARGS...` as a client with its own directory and `stdin`.
 fn client(dir: &Path, args: &[&str], stdin: &str, passphrase: Option<&str>) -> Output {
@@ -65,19 +66,6 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-async fn rotated(url: &str) -> u64 {
-    let text = reqwest::get(format!("{url}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix("symbolon_refresh_total{outcome=\"rotated\"} "))
-        .map(|n| n.trim().parse().expect("counter"))
-        .unwrap_or(0)
-}
-
 async fn me_status(url: &str, token: &str) -> u16 {
     reqwest::Client::new()
         .get(format!("{url}/me"))
@@ -89,23 +77,25 @@ async fn me_status(url: &str, token: &str) -> u16 {
         .as_u16()
 }
 
+/// Runs a blocking client command from a test whose server runs on the test's own
+/// runtime: the worker is handed over while the command runs, so the server keeps
+/// answering.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_request_refresh_logout() {
+    // The real client binary against the test kit's server, in this process: its clock
+    // is a manual one, so the access token expires when the test moves the clock, with
+    // no wall-clock wait (a `symbolon serve` process would need real seconds to pass).
+    let app = TestServer::spawn().await;
+    app.add_user("alice", PASSWORD).await;
+    let url = app.url.clone();
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
-    let config = write_config(
-        dir.path(),
-        "client",
-        free_port(),
-        &db,
-        "access_ttl = 2\nleeway = 0",
-    );
-    add_user(&config, "alice");
-    let server = start_server(&config).await;
-    let url = server.url.clone();
     let home = dir.path().join("client-home");
 
-    let logged_in = login(&home, "default", &url, "alice", PASSWORD, None);
+    let logged_in = blocking(|| login(&home, "default", &url, "alice", PASSWORD, None));
     assert!(ok(&logged_in).contains("logged in as alice"));
     assert!(
         stderr(&logged_in).contains("weaker protection"),
@@ -113,9 +103,11 @@ async fn login_request_refresh_logout() {
         stderr(&logged_in)
     );
 
-    assert!(ok(&client(&home, &["whoami"], "", None)).starts_with("alice at "));
+    assert!(ok(&blocking(|| client(&home, &["whoami"], "", None))).starts_with("alice at "));
 
-    let token = ok(&client(&home, &["token"], "", None)).trim().to_owned();
+    let token = ok(&blocking(|| client(&home, &["token"], "", None)))
+        .trim()
+        .to_owned();
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     let tokens_file = home.join("default.tokens");
     let raw = std::fs::read(&tokens_file).expect("token file");
@@ -133,41 +125,48 @@ async fn login_request_refresh_logout() {
         0o600
     );
 
-    let body = ok(&client(
-        &home,
-        &["request", "GET", &format!("{url}/me")],
-        "",
-        None,
-    ));
+    let me = format!("{url}/me");
+    let body = ok(&blocking(|| {
+        client(&home, &["request", "GET", &me], "", None)
+    }));
     assert!(body.contains("\"alice\""), "{body}");
+    assert_eq!(
+        app.refreshes("rotated"),
+        0,
+        "no refresh while the token is good"
+    );
 
-    // The access token expires on the server (access_ttl 2 s, leeway 0): real time has
-    // to pass here, since the server is another process with the system clock.
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    // The access token expires on the server; the client's request gets a 401, refreshes
+    // once and retries.
+    app.expire_access_tokens();
     assert_eq!(
         me_status(&url, &token).await,
         401,
         "the old access token has expired"
     );
-    let before = rotated(&url).await;
-    let body = ok(&client(&home, &["request", &format!("{url}/me")], "", None));
+    let body = ok(&blocking(|| client(&home, &["request", &me], "", None)));
     assert!(body.contains("\"alice\""), "{body}");
-    assert_eq!(rotated(&url).await, before + 1, "refreshed once");
+    assert_eq!(app.refreshes("rotated"), 1, "refreshed once");
 
-    let sessions = ok(&client(&home, &["sessions"], "", None));
+    let sessions = ok(&blocking(|| client(&home, &["sessions"], "", None)));
     assert!(sessions.contains("(this one)"), "{sessions}");
 
-    assert!(ok(&client(&home, &["logout"], "", None)).contains("logged out"));
-    let whoami = client(&home, &["whoami"], "", None);
+    assert!(ok(&blocking(|| client(&home, &["logout"], "", None))).contains("logged out"));
+    let whoami = blocking(|| client(&home, &["whoami"], "", None));
     assert_eq!(whoami.status.code(), Some(3), "{}", stderr(&whoami));
-    assert_eq!(client(&home, &["token"], "", None).status.code(), Some(3));
+    assert_eq!(
+        blocking(|| client(&home, &["token"], "", None))
+            .status
+            .code(),
+        Some(3)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_profiles_and_passphrase() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
-    let config = write_config(dir.path(), "client", free_port(), &db, "");
+    let config = write_config(dir.path(), "client", &db, "");
     add_user(&config, "bob");
     let server = start_server(&config).await;
     let home = dir.path().join("client-home");

@@ -26,7 +26,7 @@ fn serve_output(
 fn invalid_values_from_the_environment_or_flags_stop_start_up_naming_the_key() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
-    let config = write_config(dir.path(), "c", free_port(), &db, "");
+    let config = write_config(dir.path(), "c", &db, "");
     let from_env = serve_output(&config, &[("SYMBOLON_ACCESS_TTL", "soon")], &[]);
     assert_eq!(from_env.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&from_env.stderr);
@@ -37,7 +37,7 @@ fn invalid_values_from_the_environment_or_flags_stop_start_up_naming_the_key() {
     let from_flag = serve_output(&config, &[], &["--signing-alg", "none"]);
     assert_eq!(from_flag.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&from_flag.stderr).contains("signing_alg"));
-    let unknown = write_config(dir.path(), "u", free_port(), &db, "acces_ttl = 60");
+    let unknown = write_config(dir.path(), "u", &db, "acces_ttl = 60");
     let from_file = serve_output(&unknown, &[], &[]);
     assert_eq!(from_file.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&from_file.stderr).contains("acces_ttl"));
@@ -48,7 +48,7 @@ async fn the_environment_overrides_the_file_and_flags_override_the_environment()
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
     // The file says 900 s; the environment 600 s; a flag 300 s. The flag wins.
-    let config = write_config(dir.path(), "c", free_port(), &db, "access_ttl = 900");
+    let config = write_config(dir.path(), "c", &db, "access_ttl = 900");
     add_user(&config, "carol");
     for (env, flags, expected) in [
         (vec![], vec![], 900),
@@ -70,18 +70,7 @@ async fn the_environment_overrides_the_file_and_flags_override_the_environment()
             .kill_on_drop(true)
             .spawn()
             .expect("serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
-        let url = loop {
-            let line = lines
-                .next_line()
-                .await
-                .expect("log")
-                .expect("server exited early");
-            if let Some(at) = line.find("listening on ") {
-                break line[at + "listening on ".len()..].trim().to_owned();
-            }
-        };
+        let url = listening(&mut child).await;
         let body: serde_json::Value = reqwest::Client::new()
             .post(format!("{url}/login"))
             .json(&serde_json::json!({"username": "carol", "password": PASSWORD}))

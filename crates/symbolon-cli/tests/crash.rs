@@ -13,7 +13,7 @@ use common::*;
 async fn kill_9_mid_load_loses_no_refresh_token_that_was_answered_200() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
-    let config = write_config(dir.path(), "crash", free_port(), &db, "reuse_grace = 60");
+    let config = write_config(dir.path(), "crash", &db, "reuse_grace = 60");
     add_user(&config, "carol");
     let mut server = start_server(&config).await;
     let base = server.url.clone();
@@ -76,11 +76,12 @@ async fn kill_9_mid_load_loses_no_refresh_token_that_was_answered_200() {
     server.child.wait().await.expect("reaped");
     while tasks.join_next().await.is_some() {}
 
-    let _server = start_server(&config).await;
+    // The restarted server may listen on another port: same database, new address.
+    let restarted = start_server(&config).await;
     let tokens = latest.lock().await.clone();
     for (chain, token) in tokens.iter().enumerate() {
         let response = http
-            .post(format!("{base}/token/refresh"))
+            .post(format!("{}/token/refresh", restarted.url))
             .json(&json!({"refresh_token": token}))
             .send()
             .await
@@ -98,7 +99,7 @@ async fn sigterm_finishes_the_request_in_flight_then_stops() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
     // A deliberately slow password hash, so a login is still running at SIGTERM.
-    let config = write_config(dir.path(), "term", free_port(), &db, "");
+    let config = write_config(dir.path(), "term", &db, "");
     let slow = std::fs::read_to_string(&config)
         .expect("config")
         .replace("argon2_iterations = 1", "argon2_iterations = 20")
@@ -116,23 +117,30 @@ async fn sigterm_finishes_the_request_in_flight_then_stops() {
                 .await
         }
     });
-    // Wait until the login's hash is running: the gauge says so.
-    loop {
-        let metrics = http
-            .get(format!("{}/metrics", server.url))
-            .send()
-            .await
-            .expect("metrics");
-        if metrics
-            .text()
-            .await
-            .expect("text")
-            .contains("symbolon_password_hashes_in_flight 1")
-        {
-            break;
+    // Wait until the login's hash is running: the gauge says so. A login that is never
+    // seen hashing (it failed, or finished before the first look) fails the test here
+    // instead of waiting for ever.
+    let hashing = async {
+        loop {
+            let metrics = http
+                .get(format!("{}/metrics", server.url))
+                .send()
+                .await
+                .expect("metrics");
+            if metrics
+                .text()
+                .await
+                .expect("text")
+                .contains("symbolon_password_hashes_in_flight 1")
+            {
+                break;
+            }
+            tokio::task::yield_now().await;
         }
-        tokio::task::yield_now().await;
-    }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), hashing)
+        .await
+        .expect("within 30 s, /metrics never showed the login's password hash in flight");
     let pid = server.child.id().expect("pid").to_string();
     assert!(std::process::Command::new("kill")
         .args(["-TERM", &pid])

@@ -24,7 +24,7 @@ async fn fleet(extra: &str) -> Option<Fleet> {
     let dir = tempfile::tempdir().expect("temp dir");
     let configs: Vec<_> = ["a", "b", "c"]
         .iter()
-        .map(|name| write_config(dir.path(), name, free_port(), &db.url, extra))
+        .map(|name| write_config(dir.path(), name, &db.url, extra))
         .collect();
     let mut servers = vec![start_server(&configs[0]).await];
     for config in &configs[1..] {
@@ -249,7 +249,6 @@ async fn an_unreachable_database_stops_start_up_with_a_clear_error() {
     let config = write_config(
         dir.path(),
         "down",
-        free_port(),
         "postgres://symbolon:secret@127.0.0.1:1/symbolon",
         "",
     );

@@ -44,7 +44,7 @@ fn check(output: &Output) -> (String, String) {
 async fn login_keeps_its_key_in(keyring: &str, bus: Option<&str>, profile: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
-    let config = write_config(dir.path(), "keyring", free_port(), &db, "");
+    let config = write_config(dir.path(), "keyring", &db, "");
     add_user(&config, "alice");
     let server = start_server(&config).await;
     let home = dir.path().join("client-home");

@@ -41,7 +41,7 @@ fn a_missing_postgres_database_is_named_once() {
         .expect("SYMBOLON_TEST_POSTGRES_URL names a database");
     let url = format!("{server}/symbolon_no_such_db");
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_config(dir.path(), "c", free_port(), &url, "");
+    let config = write_config(dir.path(), "c", &url, "");
     let line = start_up_error(&serve_output(&config));
     assert!(
         line.contains("database \"symbolon_no_such_db\" does not exist"),
@@ -55,14 +55,14 @@ fn a_missing_postgres_database_is_named_once() {
 async fn a_wrong_master_key_stops_start_up_saying_so_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
-    let config = write_config(dir.path(), "c", free_port(), &db, "");
+    let config = write_config(dir.path(), "c", &db, "");
     // The first start creates the master key and wraps the first signing key with it.
     let mut server = start_server(&config).await;
     server.child.kill().await.expect("stop the server");
     // Another valid key, made the same way in another directory, replaces it.
     let other = tempfile::tempdir().expect("temp dir");
     let other_db = format!("sqlite://{}", other.path().join("symbolon.db").display());
-    let other_config = write_config(other.path(), "c", free_port(), &other_db, "");
+    let other_config = write_config(other.path(), "c", &other_db, "");
     let mut other_server = start_server(&other_config).await;
     other_server.child.kill().await.expect("stop the server");
     let key = dir.path().join("symbolon.key");
@@ -115,7 +115,7 @@ fn a_master_key_readable_by_others_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
-    let config = write_config(dir.path(), "c", free_port(), &db, "");
+    let config = write_config(dir.path(), "c", &db, "");
     let key = dir.path().join("symbolon.key");
     // A valid key (32 zero bytes, base64url) in a file of mode 0644.
     std::fs::write(&key, format!("{}\n", "A".repeat(43))).expect("key file");

@@ -3,34 +3,71 @@
 #![allow(dead_code)] // Each test binary uses part of this.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_symbolon");
 pub const PASSWORD: &str = "correct horse battery";
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
-/// Writes `dir/<name>.toml` for a server on `port`, cheap Argon2, the shared master key of
-/// `dir`, and `extra` lines.
-pub fn write_config(dir: &Path, name: &str, port: u16, database_url: &str, extra: &str) -> PathBuf {
+/// Writes `dir/<name>.toml` for a server listening on `127.0.0.1:0` (the system gives it
+/// a free port when it binds, and [`start_server`] reads which from its log), cheap
+/// Argon2, the shared master key of `dir`, a fixed issuer, and `extra` lines.
+pub fn write_config(dir: &Path, name: &str, database_url: &str, extra: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     let mut file = std::fs::File::create(&path).expect("config");
     write!(
         file,
-        "listen = \"127.0.0.1:{port}\"\ndatabase_url = \"{database_url}\"\nmaster_key_file = \"{key}\"\n\
+        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nmaster_key_file = \"{key}\"\n\
          issuer = \"http://symbolon.test\"\nargon2_memory_kib = 64\nargon2_iterations = 1\n{extra}\n",
         key = dir.join("symbolon.key").display(),
     )
     .expect("write config");
     path
+}
+
+/// How long a `symbolon serve` may take to say it is listening.
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Waits (at most [`START_DEADLINE`]) for a `symbolon serve` child started with
+/// `RUST_LOG=info` and a piped stderr to log `listening on http://ADDR`, and returns
+/// `http://ADDR`. The rest of its log is drained in the background so the server never
+/// blocks on a full pipe.
+pub async fn listening(child: &mut Child) -> String {
+    const MARK: &str = "listening on http://";
+    let stderr = child.stderr.take().expect("stderr piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut log = Vec::new();
+    let found = tokio::time::timeout(START_DEADLINE, async {
+        while let Some(line) = lines.next_line().await.expect("read log") {
+            if let Some(at) = line.find(MARK) {
+                return Some(line[at + MARK.len()..].trim().to_owned());
+            }
+            log.push(line);
+        }
+        None
+    })
+    .await;
+    let addr = match found {
+        Ok(Some(addr)) => addr,
+        Ok(None) => panic!(
+            "symbolon serve exited before listening; its log:\n{}",
+            log.join("\n")
+        ),
+        Err(_) => panic!(
+            "symbolon serve did not log {MARK:?} within {START_DEADLINE:?}; its log:\n{}",
+            log.join("\n")
+        ),
+    };
+    let addr: SocketAddr = addr
+        .parse()
+        .unwrap_or_else(|e| panic!("listening address {addr:?}: {e}"));
+    assert_ne!(addr.port(), 0, "the bound port, not the configured 0");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    format!("http://{addr}")
 }
 
 /// A `symbolon serve` process.
@@ -39,14 +76,8 @@ pub struct Server {
     pub url: String,
 }
 
-/// Starts `symbolon serve` and returns once it logs that it is listening.
+/// Starts `symbolon serve` and returns once it logs the address it listens on.
 pub async fn start_server(config: &Path) -> Server {
-    let text = std::fs::read_to_string(config).expect("config");
-    let port = text
-        .lines()
-        .find_map(|l| l.strip_prefix("listen = \"127.0.0.1:"))
-        .and_then(|rest| rest.trim_end_matches('"').parse::<u16>().ok())
-        .expect("listen line");
     let mut child = Command::new(BIN)
         .args(["--config", config.to_str().expect("utf-8 path"), "serve"])
         .env("RUST_LOG", "info")
@@ -55,19 +86,8 @@ pub async fn start_server(config: &Path) -> Server {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn symbolon serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    while let Some(line) = lines.next_line().await.expect("read log") {
-        if line.contains("listening on") {
-            // Keep draining the log so the server never blocks on a full pipe.
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Server {
-                child,
-                url: format!("http://127.0.0.1:{port}"),
-            };
-        }
-    }
-    panic!("symbolon serve exited before listening");
+    let url = listening(&mut child).await;
+    Server { child, url }
 }
 
 /// Runs a prepared `symbolon` command with `stdin` piped in and its output captured.

@@ -186,26 +186,41 @@ async fn the_fast_path_rotates_only_a_current_live_token(store: &dyn Store) {
         "stale"
     );
     // The token of generation 1 was issued at NOW + 99; the session ends at NOW + 1000.
-    store
-        .rotate_current(&req(1, "symbolon", NOW + 198))
-        .await
-        .unwrap()
-        .expect("rotated");
-    for t in (2..).take(20) {
-        if store
-            .rotate_current(&req(t, "symbolon", NOW + 198 + 99 * (t as i64 - 1)))
+    // Each token is presented 99 s after it was issued (idle lifetime 100 s), so only the
+    // absolute end can stop the chain: generation t is issued at NOW + 99 t.
+    for t in 1..=9u64 {
+        let at = NOW + 99 * (t as i64 + 1);
+        let row = store
+            .rotate_current(&req(t, "symbolon", at))
             .await
             .unwrap()
-            .is_none()
-        {
-            // The absolute end stops the chain however fresh each token is.
-            assert!(
-                NOW + 198 + 99 * (t as i64 - 1) >= NOW + 1000,
-                "generation {t}"
-            );
-            break;
-        }
+            .unwrap_or_else(|| panic!("generation {t} rotates at NOW + {}", at - NOW));
+        assert_eq!((row.generation, row.rotated_at), (t + 1, at));
     }
+    // Generation 10 was issued at NOW + 990 and is fresh until NOW + 1090, but the
+    // session ends at NOW + 1000: the chain stops exactly there.
+    assert_eq!(
+        store
+            .rotate_current(&req(10, "symbolon", NOW + 1000))
+            .await
+            .unwrap(),
+        None,
+        "the absolute end stops the chain however fresh the token is"
+    );
+    assert_eq!(
+        store
+            .rotate_current(&req(10, "symbolon", NOW + 1089))
+            .await
+            .unwrap(),
+        None,
+        "still stopped after the absolute end"
+    );
+    let row = store
+        .rotate_current(&req(10, "symbolon", NOW + 999))
+        .await
+        .unwrap()
+        .expect("one second before the absolute end the chain still rotates");
+    assert_eq!((row.generation, row.rotated_at), (11, NOW + 999));
     let (_, revoked) = with_session(store, "eve").await;
     let event = AuditEvent::new(audit_kind::LOGOUT, NOW);
     store
@@ -485,7 +500,16 @@ async fn purge_is_bounded_and_spares_live_rows(store: &dyn Store) {
     assert!(store.create_session(&live).await.unwrap());
     // One batch: two of the five ended sessions, and the one stale throttle row.
     assert_eq!(store.purge(&cutoffs, 2).await.unwrap(), 3);
-    while store.purge(&cutoffs, 2).await.unwrap() > 0 {}
+    // The rest, two rows a batch: three ended sessions are two more batches. A purge that
+    // keeps reporting deleted rows (no progress, or live rows going) stops the test here.
+    let mut batches = 0;
+    while store.purge(&cutoffs, 2).await.unwrap() > 0 {
+        batches += 1;
+        assert!(
+            batches <= 5,
+            "purge still deleting rows after {batches} more batches of 2; 3 were left"
+        );
+    }
     for id in expired {
         assert_eq!(store.session(&id).await.unwrap(), None);
     }
