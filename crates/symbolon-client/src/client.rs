@@ -47,6 +47,7 @@ pub struct ClientBuilder {
     refresh_attempts: u32,
     retry_backoff: Duration,
     timeout: Duration,
+    allowed: Vec<String>,
 }
 
 impl ClientBuilder {
@@ -88,6 +89,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Another origin (`scheme://host[:port]`, e.g. `https://api.example.com`) that may
+    /// receive the access token through [`Client::send`] and the middleware, besides the
+    /// server's own (repeatable). The scheme counts: allowing `https://api.example.com`
+    /// does not allow `http://api.example.com`. A path in `url` is ignored.
+    pub fn allow_origin(mut self, url: impl Into<String>) -> Self {
+        self.allowed.push(url.into());
+        self
+    }
+
     /// The client.
     pub fn build(self) -> Result<Client> {
         let base = reqwest::Url::parse(&self.base_url)
@@ -97,6 +107,24 @@ impl ClientBuilder {
                 "server URL {:?} is not http(s)",
                 self.base_url
             )));
+        }
+        let mut origins = vec![Origin::of(&base).ok_or_else(|| {
+            Error::Protocol(format!("server URL {:?} has no host", self.base_url))
+        })?];
+        for allowed in &self.allowed {
+            let origin = reqwest::Url::parse(allowed)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .and_then(|u| Origin::of(&u))
+                .ok_or_else(|| {
+                    Error::Protocol(format!("allowed origin {allowed:?} is not an http(s) URL"))
+                })?;
+            origins.push(origin);
+        }
+        // The base as a directory, for joining paths under it.
+        let mut join_base = base.clone();
+        if !join_base.path().ends_with('/') {
+            join_base.set_path(&format!("{}/", join_base.path()));
         }
         let http = match self.http {
             Some(http) => http,
@@ -110,6 +138,8 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 base: self.base_url.trim_end_matches('/').to_owned(),
+                join_base,
+                origins,
                 http,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 margin: self.refresh_margin,
@@ -135,6 +165,10 @@ pub struct Client {
 
 struct Inner {
     base: String,
+    /// The base URL with a trailing `/`, which [`Client::try_request`] joins paths to.
+    join_base: reqwest::Url,
+    /// Where the access token may go: the server's origin first, then the allowed ones.
+    origins: Vec<Origin>,
     http: reqwest::Client,
     store: Arc<dyn TokenStore>,
     margin: Duration,
@@ -235,6 +269,7 @@ impl Client {
             refresh_attempts: 3,
             retry_backoff: Duration::from_millis(250),
             timeout: Duration::from_secs(30),
+            allowed: Vec::new(),
         }
     }
 
@@ -253,12 +288,69 @@ impl Client {
         &self.inner.http
     }
 
-    /// A request builder for `path` on the server (e.g. `"/me"`); send it with
-    /// [`send`](Self::send).
+    /// A request builder for `path` on the server (e.g. `"/me"`, appended to the base
+    /// URL's path); send it with [`send`](Self::send).
+    ///
+    /// `path` must be an absolute path: it starts with one `/` (not `//` or `/\`), and the
+    /// URL made from it stays on the server's origin. Any other `path` (`.evil.com/x`,
+    /// `@evil.com/x`, `//evil.com`) gives a builder that fails to build, so that
+    /// [`send`](Self::send) returns [`Error::Request`] and nothing is sent;
+    /// [`try_request`](Self::try_request) says why.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.inner
-            .http
-            .request(method, format!("{}{path}", self.inner.base))
+        match self.url_of(path) {
+            Ok(url) => self.inner.http.request(method, url),
+            // A URL that cannot be parsed: reqwest reports it when the request is built.
+            Err(_) => self.inner.http.request(method, "not an absolute path"),
+        }
+    }
+
+    /// Like [`request`](Self::request), but a `path` that is not an absolute path on the
+    /// server is [`Error::Refused`] here.
+    pub fn try_request(&self, method: Method, path: &str) -> Result<RequestBuilder> {
+        Ok(self.inner.http.request(method, self.url_of(path)?))
+    }
+
+    /// The URL of `path` under the base URL, on the server's origin.
+    fn url_of(&self, path: &str) -> Result<reqwest::Url> {
+        let refused = || {
+            Error::Refused(format!(
+                "{path:?} is not an absolute path on {} (it must start with one /)",
+                self.inner.base
+            ))
+        };
+        let rest = path.strip_prefix('/').ok_or_else(refused)?;
+        if rest.starts_with(['/', '\\']) {
+            return Err(refused());
+        }
+        // `./` keeps a first segment with a colon (`/a:b`) from reading as a scheme.
+        let url = self
+            .inner
+            .join_base
+            .join(&format!("./{rest}"))
+            .map_err(|_| refused())?;
+        if !self.inner.origins[0].is_of(&url) {
+            return Err(refused());
+        }
+        Ok(url)
+    }
+
+    /// `Ok` when the access token may be sent to `url`: its origin is the server's or
+    /// one allowed with [`ClientBuilder::allow_origin`].
+    pub(crate) fn check_origin(&self, url: &reqwest::Url) -> Result<()> {
+        // Compared in place: this runs for every request.
+        if self.inner.origins.iter().any(|o| o.is_of(url)) {
+            return Ok(());
+        }
+        Err(Error::Refused(format!(
+            "the access token goes only to {}, not to {}",
+            self.inner
+                .origins
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            Origin::of(url).map_or_else(|| url.scheme().to_owned(), |o| o.to_string())
+        )))
     }
 
     /// The token state now and its changes.
@@ -391,14 +483,16 @@ impl Client {
     /// a request whose body cannot be cloned is not replayed (its 401 is returned). Any
     /// other response, a second 401 included, is returned as it is.
     ///
-    /// The token goes to whatever URL the request names: send only to servers that
-    /// accept this issuer's tokens.
+    /// The token goes only to the server's origin (scheme, host and port of the base
+    /// URL) and those allowed with [`ClientBuilder::allow_origin`]: a request for any
+    /// other origin is [`Error::Refused`], not sent (no token, no refresh).
     pub async fn send(&self, request: RequestBuilder) -> Result<Response> {
         self.execute(request.build().map_err(Error::Request)?).await
     }
 
     /// Like [`send`](Self::send), for a built request.
     pub async fn execute(&self, request: Request) -> Result<Response> {
+        self.check_origin(request.url())?;
         let token = self.token().await?;
         let replay = request.try_clone();
         let response = self
@@ -745,6 +839,42 @@ fn bearer_error(challenge: &str) -> Option<&str> {
             return Some(value.trim());
         }
         rest = next;
+    }
+}
+
+/// The origin of a URL (RFC 6454): scheme, host and port (the scheme's default when the
+/// URL names none). `None` for URLs without a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    pub(crate) fn of(url: &reqwest::Url) -> Option<Origin> {
+        Some(Origin {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str()?.to_owned(),
+            port: url.port_or_known_default(),
+        })
+    }
+
+    /// Whether `url` is on this origin.
+    fn is_of(&self, url: &reqwest::Url) -> bool {
+        url.scheme() == self.scheme
+            && url.host_str() == Some(self.host.as_str())
+            && url.port_or_known_default() == self.port
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.host)?;
+        match self.port {
+            Some(port) => write!(f, ":{port}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -10,6 +10,8 @@ mod secret_service;
 
 mod failures;
 mod keyrings;
+mod listener;
+mod origins;
 mod processes;
 mod refresh;
 mod stores;
