@@ -283,3 +283,106 @@ async fn exit_codes_profiles_and_passphrase() {
     assert_eq!(bad.status.code(), Some(2), "a usage error");
     assert!(!dir.path().join("escape.tokens").exists() && !dir.path().join("escape.key").exists());
 }
+
+/// `request` sends the token to the profile's server only, and to hosts given with
+/// `--allow-host`: a URL on another origin is refused (exit 2) with nothing sent, and
+/// nothing refreshed. Cleartext `http://` off this machine needs `--allow-http`, at login
+/// too (docs/API.md §4.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_goes_only_to_allowed_origins() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
+    let config = write_config(dir.path(), "client", free_port(), &db, "");
+    add_user(&config, "alice");
+    let server = start_server(&config).await;
+    let url = server.url.clone();
+    let home = dir.path().join("client-home");
+    ok(&login(&home, "default", &url, "alice", PASSWORD, None));
+
+    // Another origin on 127.0.0.2 that says the token is invalid, as a thief would.
+    let other = Recorder::spawn(
+        "127.0.0.2",
+        "HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer error=\"invalid_token\"",
+    );
+    let foreign = format!("{}/x", other.url());
+    let before = rotated(&url).await;
+    let refused = client(&home, &["request", "GET", &foreign], "", None);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!("--allow-host {}", other.addr)),
+        "{}",
+        stderr(&refused)
+    );
+    // Another port of the server's own host is another origin as well.
+    let port = client(
+        &home,
+        &["request", &format!("http://127.0.0.1:{}/x", free_port())],
+        "",
+        None,
+    );
+    assert_eq!(port.status.code(), Some(2), "{}", stderr(&port));
+    // A host without its port allows the scheme's default port only.
+    let portless = client(
+        &home,
+        &["request", &foreign, "--allow-host", "127.0.0.2"],
+        "",
+        None,
+    );
+    assert_eq!(portless.status.code(), Some(2), "{}", stderr(&portless));
+    assert_eq!(other.count(), 0, "nothing was sent to the other origin");
+    assert_eq!(rotated(&url).await, before, "nothing was refreshed");
+
+    // Allowed explicitly, it gets the token.
+    let allowed = client(
+        &home,
+        &["request", &foreign, "--allow-host", &other.addr.to_string()],
+        "",
+        None,
+    );
+    assert_eq!(
+        allowed.status.code(),
+        Some(1),
+        "a 401: {}",
+        stderr(&allowed)
+    );
+    assert!(other.saw_authorization());
+
+    // Paths and the server's own URLs still work.
+    assert!(ok(&client(&home, &["request", "/me"], "", None)).contains("\"alice\""));
+    assert!(ok(&client(&home, &["request", &format!("{url}/me")], "", None)).contains("\"alice\""));
+
+    // Cleartext to a host that is not this machine is refused before any prompt or
+    // connection, unless allowed.
+    let cleartext = login(
+        &home,
+        "remote",
+        "http://symbolon.invalid:8080",
+        "alice",
+        PASSWORD,
+        None,
+    );
+    assert_eq!(cleartext.status.code(), Some(2), "{}", stderr(&cleartext));
+    assert!(
+        stderr(&cleartext).contains("--allow-http"),
+        "{}",
+        stderr(&cleartext)
+    );
+    assert!(!home.join("remote.json").exists());
+    let request = client(
+        &home,
+        &[
+            "request",
+            "http://symbolon.invalid/x",
+            "--allow-host",
+            "symbolon.invalid",
+        ],
+        "",
+        None,
+    );
+    assert_eq!(request.status.code(), Some(2), "{}", stderr(&request));
+    assert!(
+        stderr(&request).contains("--allow-http"),
+        "{}",
+        stderr(&request)
+    );
+}
