@@ -386,3 +386,27 @@ async fn the_token_goes_only_to_allowed_origins() {
         stderr(&request)
     );
 }
+
+/// `login --server` against a server that answers 307 to another host: the password is
+/// not sent there, and the login fails (exit 1).
+#[test]
+fn login_does_not_follow_a_redirect() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sink = Recorder::spawn("127.0.0.2", "HTTP/1.1 200 OK");
+    let redirect = Recorder::spawn(
+        "127.0.0.1",
+        &format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: {}/stolen",
+            sink.url()
+        ),
+    );
+    let home = dir.path().join("client-home");
+    let out = login(&home, "default", &redirect.url(), "alice", PASSWORD, None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("redirect"), "{}", stderr(&out));
+    assert_eq!(redirect.count(), 1, "the login was sent to the server");
+    assert!(
+        sink.count() == 0 && !sink.saw_in_body(PASSWORD),
+        "the password went to the other host"
+    );
+}

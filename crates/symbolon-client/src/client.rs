@@ -42,6 +42,7 @@ pub use symbolon_proto::LogoutScope;
 pub struct ClientBuilder {
     base_url: String,
     http: Option<reqwest::Client>,
+    auth_http: Option<reqwest::Client>,
     store: Option<Arc<dyn TokenStore>>,
     refresh_margin: Duration,
     refresh_attempts: u32,
@@ -77,15 +78,31 @@ impl ClientBuilder {
     }
 
     /// The timeout of each HTTP request the client makes itself (default 30 s); ignored
-    /// when [`http_client`](Self::http_client) is given.
+    /// by [`send`](Client::send) when [`http_client`](Self::http_client) is given, and by
+    /// the token endpoints when [`auth_http_client`](Self::auth_http_client) is.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// The `reqwest::Client` to use (for proxies, TLS roots, ...).
+    /// The `reqwest::Client` that [`send`](Client::send) uses (for proxies, TLS roots,
+    /// ...). Its redirect policy applies: build it with [`crate::redirect_policy`] so that
+    /// a redirect to another origin, or from `https` to `http`, is not followed with the
+    /// token. The token endpoints do not use it (see
+    /// [`auth_http_client`](Self::auth_http_client)).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// The `reqwest::Client` for `POST /login`, `/token/refresh` and `/logout`, which
+    /// carry the password and the refresh token. By default the SDK builds its own, which
+    /// follows no redirect; give one here for proxies or TLS roots, and build it with
+    /// `redirect(reqwest::redirect::Policy::none())`: a response that comes from another
+    /// URL than the one asked (a redirect was followed) is refused with
+    /// [`Error::Protocol`], but only after the body was sent there.
+    pub fn auth_http_client(mut self, http: reqwest::Client) -> Self {
+        self.auth_http = Some(http);
         self
     }
 
@@ -126,11 +143,22 @@ impl ClientBuilder {
         if !join_base.path().ends_with('/') {
             join_base.set_path(&format!("{}/", join_base.path()));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
+        let http_builder = || {
+            reqwest::Client::builder()
                 .timeout(self.timeout)
                 .user_agent(concat!("symbolon-client/", env!("CARGO_PKG_VERSION")))
+        };
+        let http = match self.http {
+            Some(http) => http,
+            None => http_builder()
+                .redirect(redirect_policy())
+                .build()
+                .map_err(Error::Request)?,
+        };
+        let auth_http = match self.auth_http {
+            Some(http) => http,
+            None => http_builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(Error::Request)?,
         };
@@ -141,6 +169,7 @@ impl ClientBuilder {
                 join_base,
                 origins,
                 http,
+                auth_http,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 margin: self.refresh_margin,
                 attempts: self.refresh_attempts,
@@ -170,6 +199,8 @@ struct Inner {
     /// Where the access token may go: the server's origin first, then the allowed ones.
     origins: Vec<Origin>,
     http: reqwest::Client,
+    /// For the token endpoints: follows no redirect (unless the caller gave their own).
+    auth_http: reqwest::Client,
     store: Arc<dyn TokenStore>,
     margin: Duration,
     attempts: u32,
@@ -264,6 +295,7 @@ impl Client {
         ClientBuilder {
             base_url: base_url.into(),
             http: None,
+            auth_http: None,
             store: None,
             refresh_margin: Duration::from_secs(60),
             refresh_attempts: 3,
@@ -375,14 +407,7 @@ impl Client {
             username: username.to_owned(),
             password: Secret::new(password),
         };
-        let response = self
-            .inner
-            .http
-            .post(format!("{}/login", self.inner.base))
-            .json(&body)
-            .send()
-            .await
-            .map_err(Error::transport)?;
+        let response = self.post_auth("/login", &body).await?;
         let received = Instant::now();
         let stamp = BootStamp::now();
         if response.status() != StatusCode::OK {
@@ -435,14 +460,7 @@ impl Client {
             refresh_token: Some(live.stored.refresh_token.clone()),
             scope: Some(scope),
         };
-        let response = self
-            .inner
-            .http
-            .post(format!("{}/logout", self.inner.base))
-            .json(&body)
-            .send()
-            .await
-            .map_err(Error::transport)?;
+        let response = self.post_auth("/logout", &body).await?;
         match response.status() {
             StatusCode::NO_CONTENT => {
                 if scope != LogoutScope::Others {
@@ -674,6 +692,33 @@ impl Client {
         Ok(Token::new(generation, live))
     }
 
+    /// `POST path` on a token endpoint with `body`, through the client that follows no
+    /// redirect. A redirect is an [`Error::Protocol`]: the password or refresh token is
+    /// not sent again anywhere, and the tokens are left as they are.
+    async fn post_auth(&self, path: &str, body: &impl serde::Serialize) -> Result<Response> {
+        let url = self.url_of(path)?;
+        let response = self
+            .inner
+            .auth_http
+            .post(url.clone())
+            .json(body)
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(Error::Protocol(format!(
+                "POST {path} answered {status}: redirects are not followed on the token endpoints"
+            )));
+        }
+        if *response.url() != url {
+            return Err(Error::Protocol(format!(
+                "POST {path} was redirected (by the auth_http_client, which must not follow redirects)"
+            )));
+        }
+        Ok(response)
+    }
+
     /// `POST /token/refresh`, retried with back-off on transient failures.
     async fn post_refresh(
         &self,
@@ -714,16 +759,10 @@ impl Client {
         refresh: &Secret,
     ) -> Result<(TokenResponse, Instant, Option<BootStamp>)> {
         self.inner.refreshes.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .inner
-            .http
-            .post(format!("{}/token/refresh", self.inner.base))
-            .json(&RefreshRequest {
-                refresh_token: refresh.clone(),
-            })
-            .send()
-            .await
-            .map_err(Error::transport)?;
+        let body = RefreshRequest {
+            refresh_token: refresh.clone(),
+        };
+        let response = self.post_auth("/token/refresh", &body).await?;
         let received = Instant::now();
         let stamp = BootStamp::now();
         if response.status() == StatusCode::OK {
@@ -842,6 +881,34 @@ fn bearer_error(challenge: &str) -> Option<&str> {
     }
 }
 
+/// The redirect policy of the `reqwest::Client` that [`Client::send`] uses when the
+/// SDK builds it: a redirect is followed (at most 10) only to the origin of the request
+/// (same scheme, host and port), so that the access token never follows one to another
+/// host or from `https` down to `http`. Any other redirect is not followed: its 3xx
+/// response is returned as it is. Use it for a client given to
+/// [`ClientBuilder::http_client`].
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > 10 {
+            return attempt.error("too many redirects");
+        }
+        if follows(attempt.url(), attempt.previous()) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// Whether a redirect to `next` after `previous` (the first is the request's URL) stays
+/// on the request's origin.
+fn follows(next: &reqwest::Url, previous: &[reqwest::Url]) -> bool {
+    match previous.first().and_then(Origin::of) {
+        Some(first) => Origin::of(next).as_ref() == Some(&first),
+        None => false,
+    }
+}
+
 /// The origin of a URL (RFC 6454): scheme, host and port (the scheme's default when the
 /// URL names none). `None` for URLs without a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -890,7 +957,24 @@ pub(crate) fn with_bearer(mut request: Request, token: &Token) -> Result<Request
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_error;
+    use super::{bearer_error, follows};
+
+    #[test]
+    fn redirects_stay_on_the_origin() {
+        let url = |s: &str| reqwest::Url::parse(s).expect("url");
+        let from = [url("https://auth.example.com/me")];
+        for (next, ok) in [
+            ("https://auth.example.com/other", true),
+            ("https://auth.example.com:443/other", true),
+            ("http://auth.example.com/me", false),
+            ("http://auth.example.com:443/me", false),
+            ("https://auth.example.com:8443/me", false),
+            ("https://evil.example.com/me", false),
+            ("https://auth.example.com.evil.com/me", false),
+        ] {
+            assert_eq!(follows(&url(next), &from), ok, "{next}");
+        }
+    }
 
     #[test]
     fn the_error_of_a_bearer_challenge() {

@@ -13,5 +13,6 @@ mod keyrings;
 mod listener;
 mod origins;
 mod processes;
+mod redirects;
 mod refresh;
 mod stores;
