@@ -624,7 +624,37 @@ fn client_dir() -> anyhow::Result<PathBuf> {
     builder
         .create(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
+    check_private_dir(&dir)?;
     Ok(dir)
+}
+
+/// Refuses a client directory (after symbolic links) that another user owns or that
+/// group or others may write to: they could replace the profile or plant links in it.
+#[cfg(unix)]
+fn check_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        bail!(
+            "refusing the client directory {}: it belongs to uid {}, not to you (uid {me})",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "refusing the client directory {}: group or others can write to it (mode {:o}; `chmod go-w` it)",
+            dir.display(),
+            meta.mode() & 0o7777
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_dir(_dir: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// `--profile`'s parser: a bad name is a usage error (exit 2) before anything happens.
@@ -656,18 +686,32 @@ fn read_profile(dir: &Path, profile: &str) -> anyhow::Result<ProfileInfo> {
 fn write_profile(dir: &Path, profile: &str, info: &ProfileInfo) -> anyhow::Result<()> {
     check_profile_name(profile)?;
     let path = dir.join(format!("{profile}.json"));
-    let tmp = dir.join(format!(".{profile}.json.tmp-{}", std::process::id()));
+    // A name nobody can guess, created only where nothing exists (no link followed, no
+    // file of someone else's truncated).
+    let tag = std::hash::BuildHasher::hash_one(
+        &std::collections::hash_map::RandomState::new(),
+        std::time::SystemTime::now(),
+    );
+    let tmp = dir.join(format!(
+        ".{profile}.json.tmp-{}-{tag:016x}",
+        std::process::id()
+    ));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.write_all(serde_json::to_string_pretty(info)?.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let written = (|| -> anyhow::Result<()> {
+        file.write_all(serde_json::to_string_pretty(info)?.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 async fn json_of<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> anyhow::Result<T> {

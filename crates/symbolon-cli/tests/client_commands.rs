@@ -410,3 +410,25 @@ fn login_does_not_follow_a_redirect() {
         "the password went to the other host"
     );
 }
+
+/// A client directory that group or others can write to is refused before anything is
+/// read, asked or sent (docs/API.md §4.2).
+#[test]
+fn a_client_directory_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("client-home");
+    std::fs::create_dir(&home).expect("dir");
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let server = Recorder::spawn("127.0.0.1", "HTTP/1.1 500 Internal Server Error");
+    let out = login(&home, "default", &server.url(), "alice", PASSWORD, None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("group or others can write to it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.count(), 0, "nothing was sent");
+    let whoami = client(&home, &["whoami"], "", None);
+    assert_eq!(whoami.status.code(), Some(1), "{}", stderr(&whoami));
+}
