@@ -25,6 +25,22 @@ use symbolon_proto::{MeView, SessionView};
 /// Exit code: the session is over for good; log in again (`docs/API.md` §4).
 const LOGIN_REQUIRED: u8 = 3;
 
+/// Exit code: a usage error (`docs/API.md` §4.3), as clap's.
+const USAGE: u8 = 2;
+
+/// A refusal that is the command line's fault (exit 2): a URL the token may not go to,
+/// or cleartext HTTP to a host that is not this machine.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 /// The client commands, flattened into the top-level command list.
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
@@ -42,6 +58,10 @@ pub enum SessionCommand {
         /// Read the password from one line of standard input.
         #[arg(long, requires = "username")]
         password_stdin: bool,
+        /// Allow a cleartext `http://` server that is not on this machine (the password
+        /// and tokens then cross the network unencrypted; remembered in the profile).
+        #[arg(long)]
+        allow_http: bool,
         #[command(flatten)]
         profile: ProfileArg,
     },
@@ -73,7 +93,7 @@ pub enum SessionCommand {
     },
     /// Send a request with the access token; refreshed and retried once on 401.
     #[command(
-        after_help = "Examples:\n  symbolon request /me\n  symbolon request POST https://api.example.com/things -d '{\"name\":\"x\"}' -H 'X-Trace: 1'\n\nThe body goes to stdout; a status other than 2xx is reported on stderr and exits 1."
+        after_help = "Examples:\n  symbolon request /me\n  symbolon request POST https://api.example.com/things --allow-host api.example.com -d '{\"name\":\"x\"}' -H 'X-Trace: 1'\n\nThe token goes only to the profile's server and the hosts given with --allow-host; any other URL is refused (exit 2). The body goes to stdout; a status other than 2xx is reported on stderr and exits 1."
     )]
     Request {
         /// `[METHOD] URL`: the method (default GET, or POST with -d) and the URL, absolute
@@ -87,6 +107,13 @@ pub enum SessionCommand {
         /// An extra header, `Name: value` (repeatable).
         #[arg(short = 'H', long = "header", value_name = "HEADER")]
         headers: Vec<String>,
+        /// Also send the token to this host (and port; without one, the URL scheme's
+        /// default port), besides the profile's server (repeatable).
+        #[arg(long = "allow-host", value_name = "HOST[:PORT]", value_parser = allowed_host)]
+        allow_hosts: Vec<AllowedHost>,
+        /// Allow a cleartext `http://` URL on a host that is not this machine.
+        #[arg(long)]
+        allow_http: bool,
         #[command(flatten)]
         profile: ProfileArg,
     },
@@ -109,6 +136,86 @@ struct ProfileInfo {
     /// profiles written before it was recorded: the key is chosen afresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key: Option<KeySource>,
+    /// Logged in with `--allow-http`: the server may be cleartext HTTP off this machine.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    allow_http: bool,
+}
+
+/// A `--allow-host HOST[:PORT]`.
+#[derive(Debug, Clone)]
+pub struct AllowedHost {
+    /// As `Url::host_str` gives it (lowercase; IPv6 in brackets).
+    host: String,
+    port: Option<u16>,
+}
+
+impl AllowedHost {
+    fn matches(&self, url: &reqwest::Url) -> bool {
+        url.host_str() == Some(self.host.as_str())
+            && match self.port {
+                Some(port) => url.port_or_known_default() == Some(port),
+                None => url.port().is_none(),
+            }
+    }
+}
+
+/// `--allow-host`'s parser.
+fn allowed_host(value: &str) -> Result<AllowedHost, String> {
+    let bad = || format!("{value:?} is not HOST or HOST:PORT");
+    let url = reqwest::Url::parse(&format!("http://{value}")).map_err(|_| bad())?;
+    if value.is_empty()
+        || value.contains(['/', '@', '?', '#'])
+        || !url.username().is_empty()
+        || url.path() != "/"
+    {
+        return Err(bad());
+    }
+    Ok(AllowedHost {
+        host: url.host_str().ok_or_else(bad)?.to_owned(),
+        port: url.port_or_known_default().filter(|_| {
+            // `host:80` is explicit even though it is http's default.
+            value
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        }),
+    })
+}
+
+/// True for a host that is this machine: a loopback address or `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
+    }
+}
+
+/// Refuses cleartext HTTP to a host that is not this machine unless `allow_http`.
+fn check_cleartext(url: &reqwest::Url, allow_http: bool, flag_hint: &str) -> anyhow::Result<()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback(url) => Ok(()),
+        "http" => Err(Usage(format!(
+            "refusing cleartext http:// to {} (not this machine): use https, or {flag_hint}",
+            url.origin().ascii_serialization()
+        ))
+        .into()),
+        other => Err(Usage(format!("{url}: the scheme {other:?} is not http or https")).into()),
+    }
+}
+
+/// The server URL of `--server`, checked.
+fn server_url(server: &str, allow_http: bool) -> anyhow::Result<reqwest::Url> {
+    let url = reqwest::Url::parse(server)
+        .map_err(|e| Usage(format!("--server {server:?} is not a URL: {e}")))?;
+    if url.host_str().is_none() {
+        return Err(Usage(format!("--server {server:?} has no host")).into());
+    }
+    check_cleartext(&url, allow_http, "pass --allow-http")?;
+    Ok(url)
 }
 
 /// Runs one client command; prints its own errors and picks the exit code.
@@ -116,6 +223,12 @@ pub async fn run(cmd: SessionCommand) -> ExitCode {
     match dispatch(cmd).await {
         Ok(code) => code,
         Err(e) => {
+            if e.chain().any(|c| {
+                c.is::<Usage>() || matches!(c.downcast_ref::<Error>(), Some(Error::Refused(_)))
+            }) {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(USAGE);
+            }
             let login_required = e
                 .chain()
                 .filter_map(|c| c.downcast_ref::<Error>())
@@ -142,10 +255,20 @@ async fn dispatch(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             server,
             username,
             password_stdin,
+            allow_http,
             profile,
-        } => login(&profile.profile, server, username, password_stdin).await,
+        } => {
+            login(
+                &profile.profile,
+                server,
+                username,
+                password_stdin,
+                allow_http,
+            )
+            .await
+        }
         SessionCommand::Whoami { profile } => {
-            let (client, info) = open(&profile.profile).await?;
+            let (client, info) = open(&profile.profile, None).await?;
             let me: MeView =
                 json_of(client.send(client.request(Method::GET, "/me")).await?).await?;
             println!(
@@ -155,7 +278,7 @@ async fn dispatch(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SessionCommand::Sessions { profile } => {
-            let (client, _) = open(&profile.profile).await?;
+            let (client, _) = open(&profile.profile, None).await?;
             let list: Vec<SessionView> = json_of(
                 client
                     .send(client.request(Method::GET, "/sessions"))
@@ -180,7 +303,7 @@ async fn dispatch(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SessionCommand::Logout { all, profile } => {
-            let (client, info) = open(&profile.profile).await?;
+            let (client, info) = open(&profile.profile, None).await?;
             if client.session_id().await?.is_none() {
                 println!("not logged in (profile {})", profile.profile);
                 return Ok(ExitCode::SUCCESS);
@@ -201,7 +324,7 @@ async fn dispatch(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SessionCommand::Token { profile } => {
-            let (client, _) = open(&profile.profile).await?;
+            let (client, _) = open(&profile.profile, None).await?;
             println!("{}", client.access_token().await?);
             Ok(ExitCode::SUCCESS)
         }
@@ -209,8 +332,16 @@ async fn dispatch(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             target,
             data,
             headers,
+            allow_hosts,
+            allow_http,
             profile,
-        } => request(&profile.profile, target, data, headers).await,
+        } => {
+            let allowed = Allowed {
+                hosts: allow_hosts,
+                http: allow_http,
+            };
+            request(&profile.profile, target, data, headers, allowed).await
+        }
     }
 }
 
@@ -219,6 +350,7 @@ async fn login(
     server: Option<String>,
     username: Option<String>,
     password_stdin: bool,
+    allow_http: bool,
 ) -> anyhow::Result<ExitCode> {
     check_profile_name(profile)?;
     let dir = client_dir()?;
@@ -228,6 +360,8 @@ async fn login(
         (None, Some(p)) => p.server.clone(),
         (None, None) => bail!("no server for profile {profile}: pass --server URL"),
     };
+    // Before the password is asked for, let alone sent.
+    server_url(&server, allow_http)?;
     let username = match username {
         Some(u) => u,
         None if password_stdin => bail!("--password-stdin needs --username"),
@@ -260,10 +394,17 @@ async fn login(
             server: server.clone(),
             username: username.clone(),
             key: Some(key),
+            allow_http,
         },
     )?;
     println!("logged in as {username} at {server} (session {session}, profile {profile})");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `request` may send the token to besides the profile's server.
+struct Allowed {
+    hosts: Vec<AllowedHost>,
+    http: bool,
 }
 
 async fn request(
@@ -271,8 +412,8 @@ async fn request(
     target: Vec<String>,
     data: Option<String>,
     headers: Vec<String>,
+    allowed: Allowed,
 ) -> anyhow::Result<ExitCode> {
-    let (client, info) = open(profile).await?;
     let (method, url) = match target.as_slice() {
         [url] => (
             if data.is_some() {
@@ -289,12 +430,39 @@ async fn request(
         ),
         _ => bail!("usage: symbolon request [METHOD] URL"),
     };
-    let url = if url.starts_with('/') {
-        format!("{}{url}", info.server)
+    // The token goes to the profile's server, or to a host allowed by --allow-host;
+    // anything else is refused rather than sent (with or without the token).
+    let (client, mut builder) = if url.starts_with('/') {
+        let (client, _) = open(profile, None).await?;
+        let builder = client.try_request(method, &url)?;
+        (client, builder)
     } else {
-        url
+        let target = reqwest::Url::parse(&url)
+            .map_err(|e| Usage(format!("{url:?} is not a URL or a /path: {e}")))?;
+        let info = read_info(profile)?;
+        let server = reqwest::Url::parse(&info.server)?;
+        let extra = if target.origin() == server.origin() {
+            None
+        } else if allowed.hosts.iter().any(|h| h.matches(&target)) {
+            check_cleartext(&target, allowed.http, "pass --allow-http")?;
+            Some(target.origin().ascii_serialization())
+        } else {
+            return Err(Usage(format!(
+                "refusing to send the access token to {}: it is not the profile's server ({}); \
+                 pass --allow-host {} to allow it",
+                target.origin().ascii_serialization(),
+                server.origin().ascii_serialization(),
+                match (target.host_str(), target.port()) {
+                    (Some(host), Some(port)) => format!("{host}:{port}"),
+                    (host, _) => host.unwrap_or_default().to_owned(),
+                }
+            ))
+            .into());
+        };
+        let (client, _) = open(profile, extra).await?;
+        let builder = client.http().request(method, target);
+        (client, builder)
     };
-    let mut builder = client.http().request(method, &url);
     let mut has_content_type = false;
     for header in &headers {
         let (name, value) = header
@@ -338,8 +506,25 @@ async fn request(
     }
 }
 
-/// The profile's client over its encrypted token file.
-async fn open(profile: &str) -> anyhow::Result<(Client, ProfileInfo)> {
+/// The profile's client over its encrypted token file (allowed to send the token to
+/// `extra` as well as to the profile's server).
+async fn open(profile: &str, extra: Option<String>) -> anyhow::Result<(Client, ProfileInfo)> {
+    let dir = client_dir()?;
+    let info = read_info(profile)?;
+    // A profile written before cleartext was checked, or edited since.
+    let server = reqwest::Url::parse(&info.server)
+        .with_context(|| format!("profile {profile}: server {:?}", info.server))?;
+    check_cleartext(&server, info.allow_http, "log in again with --allow-http")?;
+    let store = Arc::new(store_of(&dir, profile, &info)?);
+    let mut builder = Client::builder(&info.server).store(store);
+    if let Some(origin) = extra {
+        builder = builder.allow_origin(origin);
+    }
+    Ok((builder.build()?, info))
+}
+
+/// The profile's information, or "log in" when it has none.
+fn read_info(profile: &str) -> anyhow::Result<ProfileInfo> {
     let dir = client_dir()?;
     let info = match read_profile(&dir, profile) {
         Ok(info) => info,
@@ -357,8 +542,7 @@ async fn open(profile: &str) -> anyhow::Result<(Client, ProfileInfo)> {
             )))
         }
     };
-    let store = Arc::new(store_of(&dir, profile, &info)?);
-    Ok((build_client(&info.server, store)?, info))
+    Ok(info)
 }
 
 fn build_client(server: &str, store: Arc<EncryptedFileStore>) -> anyhow::Result<Client> {
@@ -440,7 +624,37 @@ fn client_dir() -> anyhow::Result<PathBuf> {
     builder
         .create(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
+    check_private_dir(&dir)?;
     Ok(dir)
+}
+
+/// Refuses a client directory (after symbolic links) that another user owns or that
+/// group or others may write to: they could replace the profile or plant links in it.
+#[cfg(unix)]
+fn check_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        bail!(
+            "refusing the client directory {}: it belongs to uid {}, not to you (uid {me})",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "refusing the client directory {}: group or others can write to it (mode {:o}; `chmod go-w` it)",
+            dir.display(),
+            meta.mode() & 0o7777
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_dir(_dir: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// `--profile`'s parser: a bad name is a usage error (exit 2) before anything happens.
@@ -472,18 +686,32 @@ fn read_profile(dir: &Path, profile: &str) -> anyhow::Result<ProfileInfo> {
 fn write_profile(dir: &Path, profile: &str, info: &ProfileInfo) -> anyhow::Result<()> {
     check_profile_name(profile)?;
     let path = dir.join(format!("{profile}.json"));
-    let tmp = dir.join(format!(".{profile}.json.tmp-{}", std::process::id()));
+    // A name nobody can guess, created only where nothing exists (no link followed, no
+    // file of someone else's truncated).
+    let tag = std::hash::BuildHasher::hash_one(
+        &std::collections::hash_map::RandomState::new(),
+        std::time::SystemTime::now(),
+    );
+    let tmp = dir.join(format!(
+        ".{profile}.json.tmp-{}-{tag:016x}",
+        std::process::id()
+    ));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.write_all(serde_json::to_string_pretty(info)?.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let written = (|| -> anyhow::Result<()> {
+        file.write_all(serde_json::to_string_pretty(info)?.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 async fn json_of<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> anyhow::Result<T> {

@@ -282,3 +282,152 @@ async fn exit_codes_profiles_and_passphrase() {
     assert_eq!(bad.status.code(), Some(2), "a usage error");
     assert!(!dir.path().join("escape.tokens").exists() && !dir.path().join("escape.key").exists());
 }
+
+/// `request` sends the token to the profile's server only, and to hosts given with
+/// `--allow-host`: a URL on another origin is refused (exit 2) with nothing sent, and
+/// nothing refreshed. Cleartext `http://` off this machine needs `--allow-http`, at login
+/// too (docs/API.md §4.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_goes_only_to_allowed_origins() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
+    let config = write_config(dir.path(), "client", free_port(), &db, "");
+    add_user(&config, "alice");
+    let server = start_server(&config).await;
+    let url = server.url.clone();
+    let home = dir.path().join("client-home");
+    ok(&login(&home, "default", &url, "alice", PASSWORD, None));
+
+    // Another origin on 127.0.0.2 that says the token is invalid, as a thief would.
+    let other = Recorder::spawn(
+        "127.0.0.2",
+        "HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer error=\"invalid_token\"",
+    );
+    let foreign = format!("{}/x", other.url());
+    let before = rotated(&url).await;
+    let refused = client(&home, &["request", "GET", &foreign], "", None);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!("--allow-host {}", other.addr)),
+        "{}",
+        stderr(&refused)
+    );
+    // Another port of the server's own host is another origin as well.
+    let port = client(
+        &home,
+        &["request", &format!("http://127.0.0.1:{}/x", free_port())],
+        "",
+        None,
+    );
+    assert_eq!(port.status.code(), Some(2), "{}", stderr(&port));
+    // A host without its port allows the scheme's default port only.
+    let portless = client(
+        &home,
+        &["request", &foreign, "--allow-host", "127.0.0.2"],
+        "",
+        None,
+    );
+    assert_eq!(portless.status.code(), Some(2), "{}", stderr(&portless));
+    assert_eq!(other.count(), 0, "nothing was sent to the other origin");
+    assert_eq!(rotated(&url).await, before, "nothing was refreshed");
+
+    // Allowed explicitly, it gets the token.
+    let allowed = client(
+        &home,
+        &["request", &foreign, "--allow-host", &other.addr.to_string()],
+        "",
+        None,
+    );
+    assert_eq!(
+        allowed.status.code(),
+        Some(1),
+        "a 401: {}",
+        stderr(&allowed)
+    );
+    assert!(other.saw_authorization());
+
+    // Paths and the server's own URLs still work.
+    assert!(ok(&client(&home, &["request", "/me"], "", None)).contains("\"alice\""));
+    assert!(ok(&client(&home, &["request", &format!("{url}/me")], "", None)).contains("\"alice\""));
+
+    // Cleartext to a host that is not this machine is refused before any prompt or
+    // connection, unless allowed.
+    let cleartext = login(
+        &home,
+        "remote",
+        "http://symbolon.invalid:8080",
+        "alice",
+        PASSWORD,
+        None,
+    );
+    assert_eq!(cleartext.status.code(), Some(2), "{}", stderr(&cleartext));
+    assert!(
+        stderr(&cleartext).contains("--allow-http"),
+        "{}",
+        stderr(&cleartext)
+    );
+    assert!(!home.join("remote.json").exists());
+    let request = client(
+        &home,
+        &[
+            "request",
+            "http://symbolon.invalid/x",
+            "--allow-host",
+            "symbolon.invalid",
+        ],
+        "",
+        None,
+    );
+    assert_eq!(request.status.code(), Some(2), "{}", stderr(&request));
+    assert!(
+        stderr(&request).contains("--allow-http"),
+        "{}",
+        stderr(&request)
+    );
+}
+
+/// `login --server` against a server that answers 307 to another host: the password is
+/// not sent there, and the login fails (exit 1).
+#[test]
+fn login_does_not_follow_a_redirect() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sink = Recorder::spawn("127.0.0.2", "HTTP/1.1 200 OK");
+    let redirect = Recorder::spawn(
+        "127.0.0.1",
+        &format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: {}/stolen",
+            sink.url()
+        ),
+    );
+    let home = dir.path().join("client-home");
+    let out = login(&home, "default", &redirect.url(), "alice", PASSWORD, None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("redirect"), "{}", stderr(&out));
+    assert_eq!(redirect.count(), 1, "the login was sent to the server");
+    assert!(
+        sink.count() == 0 && !sink.saw_in_body(PASSWORD),
+        "the password went to the other host"
+    );
+}
+
+/// A client directory that group or others can write to is refused before anything is
+/// read, asked or sent (docs/API.md §4.2).
+#[test]
+fn a_client_directory_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("client-home");
+    std::fs::create_dir(&home).expect("dir");
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let server = Recorder::spawn("127.0.0.1", "HTTP/1.1 500 Internal Server Error");
+    let out = login(&home, "default", &server.url(), "alice", PASSWORD, None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("group or others can write to it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.count(), 0, "nothing was sent");
+    let whoami = client(&home, &["whoami"], "", None);
+    assert_eq!(whoami.status.code(), Some(1), "{}", stderr(&whoami));
+}

@@ -42,11 +42,13 @@ pub use symbolon_proto::LogoutScope;
 pub struct ClientBuilder {
     base_url: String,
     http: Option<reqwest::Client>,
+    auth_http: Option<reqwest::Client>,
     store: Option<Arc<dyn TokenStore>>,
     refresh_margin: Duration,
     refresh_attempts: u32,
     retry_backoff: Duration,
     timeout: Duration,
+    allowed: Vec<String>,
 }
 
 impl ClientBuilder {
@@ -76,15 +78,40 @@ impl ClientBuilder {
     }
 
     /// The timeout of each HTTP request the client makes itself (default 30 s); ignored
-    /// when [`http_client`](Self::http_client) is given.
+    /// by [`send`](Client::send) when [`http_client`](Self::http_client) is given, and by
+    /// the token endpoints when [`auth_http_client`](Self::auth_http_client) is.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// The `reqwest::Client` to use (for proxies, TLS roots, ...).
+    /// The `reqwest::Client` that [`send`](Client::send) uses (for proxies, TLS roots,
+    /// ...). Its redirect policy applies: build it with [`crate::redirect_policy`] so that
+    /// a redirect to another origin, or from `https` to `http`, is not followed with the
+    /// token. The token endpoints do not use it (see
+    /// [`auth_http_client`](Self::auth_http_client)).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// The `reqwest::Client` for `POST /login`, `/token/refresh` and `/logout`, which
+    /// carry the password and the refresh token. By default the SDK builds its own, which
+    /// follows no redirect; give one here for proxies or TLS roots, and build it with
+    /// `redirect(reqwest::redirect::Policy::none())`: a response that comes from another
+    /// URL than the one asked (a redirect was followed) is refused with
+    /// [`Error::Protocol`], but only after the body was sent there.
+    pub fn auth_http_client(mut self, http: reqwest::Client) -> Self {
+        self.auth_http = Some(http);
+        self
+    }
+
+    /// Another origin (`scheme://host[:port]`, e.g. `https://api.example.com`) that may
+    /// receive the access token through [`Client::send`] and the middleware, besides the
+    /// server's own (repeatable). The scheme counts: allowing `https://api.example.com`
+    /// does not allow `http://api.example.com`. A path in `url` is ignored.
+    pub fn allow_origin(mut self, url: impl Into<String>) -> Self {
+        self.allowed.push(url.into());
         self
     }
 
@@ -98,11 +125,40 @@ impl ClientBuilder {
                 self.base_url
             )));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
+        let mut origins = vec![Origin::of(&base).ok_or_else(|| {
+            Error::Protocol(format!("server URL {:?} has no host", self.base_url))
+        })?];
+        for allowed in &self.allowed {
+            let origin = reqwest::Url::parse(allowed)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .and_then(|u| Origin::of(&u))
+                .ok_or_else(|| {
+                    Error::Protocol(format!("allowed origin {allowed:?} is not an http(s) URL"))
+                })?;
+            origins.push(origin);
+        }
+        // The base as a directory, for joining paths under it.
+        let mut join_base = base.clone();
+        if !join_base.path().ends_with('/') {
+            join_base.set_path(&format!("{}/", join_base.path()));
+        }
+        let http_builder = || {
+            reqwest::Client::builder()
                 .timeout(self.timeout)
                 .user_agent(concat!("symbolon-client/", env!("CARGO_PKG_VERSION")))
+        };
+        let http = match self.http {
+            Some(http) => http,
+            None => http_builder()
+                .redirect(redirect_policy())
+                .build()
+                .map_err(Error::Request)?,
+        };
+        let auth_http = match self.auth_http {
+            Some(http) => http,
+            None => http_builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(Error::Request)?,
         };
@@ -110,7 +166,10 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 base: self.base_url.trim_end_matches('/').to_owned(),
+                join_base,
+                origins,
                 http,
+                auth_http,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 margin: self.refresh_margin,
                 attempts: self.refresh_attempts,
@@ -135,7 +194,13 @@ pub struct Client {
 
 struct Inner {
     base: String,
+    /// The base URL with a trailing `/`, which [`Client::try_request`] joins paths to.
+    join_base: reqwest::Url,
+    /// Where the access token may go: the server's origin first, then the allowed ones.
+    origins: Vec<Origin>,
     http: reqwest::Client,
+    /// For the token endpoints: follows no redirect (unless the caller gave their own).
+    auth_http: reqwest::Client,
     store: Arc<dyn TokenStore>,
     margin: Duration,
     attempts: u32,
@@ -230,11 +295,13 @@ impl Client {
         ClientBuilder {
             base_url: base_url.into(),
             http: None,
+            auth_http: None,
             store: None,
             refresh_margin: Duration::from_secs(60),
             refresh_attempts: 3,
             retry_backoff: Duration::from_millis(250),
             timeout: Duration::from_secs(30),
+            allowed: Vec::new(),
         }
     }
 
@@ -253,12 +320,69 @@ impl Client {
         &self.inner.http
     }
 
-    /// A request builder for `path` on the server (e.g. `"/me"`); send it with
-    /// [`send`](Self::send).
+    /// A request builder for `path` on the server (e.g. `"/me"`, appended to the base
+    /// URL's path); send it with [`send`](Self::send).
+    ///
+    /// `path` must be an absolute path: it starts with one `/` (not `//` or `/\`), and the
+    /// URL made from it stays on the server's origin. Any other `path` (`.evil.com/x`,
+    /// `@evil.com/x`, `//evil.com`) gives a builder that fails to build, so that
+    /// [`send`](Self::send) returns [`Error::Request`] and nothing is sent;
+    /// [`try_request`](Self::try_request) says why.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.inner
-            .http
-            .request(method, format!("{}{path}", self.inner.base))
+        match self.url_of(path) {
+            Ok(url) => self.inner.http.request(method, url),
+            // A URL that cannot be parsed: reqwest reports it when the request is built.
+            Err(_) => self.inner.http.request(method, "not an absolute path"),
+        }
+    }
+
+    /// Like [`request`](Self::request), but a `path` that is not an absolute path on the
+    /// server is [`Error::Refused`] here.
+    pub fn try_request(&self, method: Method, path: &str) -> Result<RequestBuilder> {
+        Ok(self.inner.http.request(method, self.url_of(path)?))
+    }
+
+    /// The URL of `path` under the base URL, on the server's origin.
+    fn url_of(&self, path: &str) -> Result<reqwest::Url> {
+        let refused = || {
+            Error::Refused(format!(
+                "{path:?} is not an absolute path on {} (it must start with one /)",
+                self.inner.base
+            ))
+        };
+        let rest = path.strip_prefix('/').ok_or_else(refused)?;
+        if rest.starts_with(['/', '\\']) {
+            return Err(refused());
+        }
+        // `./` keeps a first segment with a colon (`/a:b`) from reading as a scheme.
+        let url = self
+            .inner
+            .join_base
+            .join(&format!("./{rest}"))
+            .map_err(|_| refused())?;
+        if !self.inner.origins[0].is_of(&url) {
+            return Err(refused());
+        }
+        Ok(url)
+    }
+
+    /// `Ok` when the access token may be sent to `url`: its origin is the server's or
+    /// one allowed with [`ClientBuilder::allow_origin`].
+    pub(crate) fn check_origin(&self, url: &reqwest::Url) -> Result<()> {
+        // Compared in place: this runs for every request.
+        if self.inner.origins.iter().any(|o| o.is_of(url)) {
+            return Ok(());
+        }
+        Err(Error::Refused(format!(
+            "the access token goes only to {}, not to {}",
+            self.inner
+                .origins
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            Origin::of(url).map_or_else(|| url.scheme().to_owned(), |o| o.to_string())
+        )))
     }
 
     /// The token state now and its changes.
@@ -283,14 +407,7 @@ impl Client {
             username: username.to_owned(),
             password: Secret::new(password),
         };
-        let response = self
-            .inner
-            .http
-            .post(format!("{}/login", self.inner.base))
-            .json(&body)
-            .send()
-            .await
-            .map_err(Error::transport)?;
+        let response = self.post_auth("/login", &body).await?;
         let received = Instant::now();
         let stamp = BootStamp::now();
         if response.status() != StatusCode::OK {
@@ -343,14 +460,7 @@ impl Client {
             refresh_token: Some(live.stored.refresh_token.clone()),
             scope: Some(scope),
         };
-        let response = self
-            .inner
-            .http
-            .post(format!("{}/logout", self.inner.base))
-            .json(&body)
-            .send()
-            .await
-            .map_err(Error::transport)?;
+        let response = self.post_auth("/logout", &body).await?;
         match response.status() {
             StatusCode::NO_CONTENT => {
                 if scope != LogoutScope::Others {
@@ -391,14 +501,16 @@ impl Client {
     /// a request whose body cannot be cloned is not replayed (its 401 is returned). Any
     /// other response, a second 401 included, is returned as it is.
     ///
-    /// The token goes to whatever URL the request names: send only to servers that
-    /// accept this issuer's tokens.
+    /// The token goes only to the server's origin (scheme, host and port of the base
+    /// URL) and those allowed with [`ClientBuilder::allow_origin`]: a request for any
+    /// other origin is [`Error::Refused`], not sent (no token, no refresh).
     pub async fn send(&self, request: RequestBuilder) -> Result<Response> {
         self.execute(request.build().map_err(Error::Request)?).await
     }
 
     /// Like [`send`](Self::send), for a built request.
     pub async fn execute(&self, request: Request) -> Result<Response> {
+        self.check_origin(request.url())?;
         let token = self.token().await?;
         let replay = request.try_clone();
         let response = self
@@ -580,6 +692,33 @@ impl Client {
         Ok(Token::new(generation, live))
     }
 
+    /// `POST path` on a token endpoint with `body`, through the client that follows no
+    /// redirect. A redirect is an [`Error::Protocol`]: the password or refresh token is
+    /// not sent again anywhere, and the tokens are left as they are.
+    async fn post_auth(&self, path: &str, body: &impl serde::Serialize) -> Result<Response> {
+        let url = self.url_of(path)?;
+        let response = self
+            .inner
+            .auth_http
+            .post(url.clone())
+            .json(body)
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(Error::Protocol(format!(
+                "POST {path} answered {status}: redirects are not followed on the token endpoints"
+            )));
+        }
+        if *response.url() != url {
+            return Err(Error::Protocol(format!(
+                "POST {path} was redirected (by the auth_http_client, which must not follow redirects)"
+            )));
+        }
+        Ok(response)
+    }
+
     /// `POST /token/refresh`, retried with back-off on transient failures.
     async fn post_refresh(
         &self,
@@ -620,16 +759,10 @@ impl Client {
         refresh: &Secret,
     ) -> Result<(TokenResponse, Instant, Option<BootStamp>)> {
         self.inner.refreshes.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .inner
-            .http
-            .post(format!("{}/token/refresh", self.inner.base))
-            .json(&RefreshRequest {
-                refresh_token: refresh.clone(),
-            })
-            .send()
-            .await
-            .map_err(Error::transport)?;
+        let body = RefreshRequest {
+            refresh_token: refresh.clone(),
+        };
+        let response = self.post_auth("/token/refresh", &body).await?;
         let received = Instant::now();
         let stamp = BootStamp::now();
         if response.status() == StatusCode::OK {
@@ -748,6 +881,70 @@ fn bearer_error(challenge: &str) -> Option<&str> {
     }
 }
 
+/// The redirect policy of the `reqwest::Client` that [`Client::send`] uses when the
+/// SDK builds it: a redirect is followed (at most 10) only to the origin of the request
+/// (same scheme, host and port), so that the access token never follows one to another
+/// host or from `https` down to `http`. Any other redirect is not followed: its 3xx
+/// response is returned as it is. Use it for a client given to
+/// [`ClientBuilder::http_client`].
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > 10 {
+            return attempt.error("too many redirects");
+        }
+        if follows(attempt.url(), attempt.previous()) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// Whether a redirect to `next` after `previous` (the first is the request's URL) stays
+/// on the request's origin.
+fn follows(next: &reqwest::Url, previous: &[reqwest::Url]) -> bool {
+    match previous.first().and_then(Origin::of) {
+        Some(first) => Origin::of(next).as_ref() == Some(&first),
+        None => false,
+    }
+}
+
+/// The origin of a URL (RFC 6454): scheme, host and port (the scheme's default when the
+/// URL names none). `None` for URLs without a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    pub(crate) fn of(url: &reqwest::Url) -> Option<Origin> {
+        Some(Origin {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str()?.to_owned(),
+            port: url.port_or_known_default(),
+        })
+    }
+
+    /// Whether `url` is on this origin.
+    fn is_of(&self, url: &reqwest::Url) -> bool {
+        url.scheme() == self.scheme
+            && url.host_str() == Some(self.host.as_str())
+            && url.port_or_known_default() == self.port
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.host)?;
+        match self.port {
+            Some(port) => write!(f, ":{port}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// `request` with `Authorization: Bearer` and `token`'s access token.
 pub(crate) fn with_bearer(mut request: Request, token: &Token) -> Result<Request> {
     let value =
@@ -760,7 +957,24 @@ pub(crate) fn with_bearer(mut request: Request, token: &Token) -> Result<Request
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_error;
+    use super::{bearer_error, follows};
+
+    #[test]
+    fn redirects_stay_on_the_origin() {
+        let url = |s: &str| reqwest::Url::parse(s).expect("url");
+        let from = [url("https://auth.example.com/me")];
+        for (next, ok) in [
+            ("https://auth.example.com/other", true),
+            ("https://auth.example.com:443/other", true),
+            ("http://auth.example.com/me", false),
+            ("http://auth.example.com:443/me", false),
+            ("https://auth.example.com:8443/me", false),
+            ("https://evil.example.com/me", false),
+            ("https://auth.example.com.evil.com/me", false),
+        ] {
+            assert_eq!(follows(&url(next), &from), ok, "{next}");
+        }
+    }
 
     #[test]
     fn the_error_of_a_bearer_challenge() {

@@ -44,6 +44,12 @@ pub enum Error {
     /// A request could not be built (bad URL, header or body).
     #[error("invalid request: {0}")]
     Request(#[source] reqwest::Error),
+    /// The request was not sent: its URL is not on the server's origin (or one allowed
+    /// with [`ClientBuilder::allow_origin`](crate::ClientBuilder::allow_origin)), or the
+    /// path given to [`Client::try_request`](crate::Client::try_request) is not an
+    /// absolute path. No token was attached and nothing was refreshed.
+    #[error("not sent: {0}")]
+    Refused(String),
     /// The server's answer is not what the contract promises.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),

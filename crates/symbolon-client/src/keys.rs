@@ -446,18 +446,59 @@ pub(crate) fn private_options() -> std::fs::OpenOptions {
     options
 }
 
-/// Creates `dir` (and parents) with mode 0700 when missing.
+/// Creates `dir` (and parents) with mode 0700 when missing, and refuses a directory
+/// that is not private (see [`check_private_dir`]).
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return Ok(());
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if !dir.is_dir() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|e| Error::store(format!("cannot create {}", dir.display()), e))?;
     }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| Error::store(format!("cannot create {}", dir.display()), e))
+    check_private_dir(dir)
+}
+
+/// Refuses a directory (after symbolic links) that another user owns, or that group or
+/// others may write to: they could replace, remove or plant files and links in it.
+#[cfg(unix)]
+pub(crate) fn check_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir)
+        .map_err(|e| Error::store(format!("cannot read {}", dir.display()), e))?;
+    let refuse = |why: String| {
+        Err(Error::Store {
+            reason: format!("refusing the directory {}: {why}", dir.display()),
+            source: None,
+        })
+    };
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return refuse(format!(
+            "it belongs to uid {}, not to you (uid {me})",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refuse(format!(
+            "group or others can write to it (mode {:o}; `chmod go-w` it)",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses nothing where there are no Unix owners and modes.
+#[cfg(not(unix))]
+pub(crate) fn check_private_dir(_dir: &Path) -> Result<()> {
+    Ok(())
 }
 
 /// A fresh temporary name next to `path` (same directory, so a rename is atomic).

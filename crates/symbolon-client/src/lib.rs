@@ -64,7 +64,7 @@ mod secret;
 mod store;
 mod tokens;
 
-pub use client::{Client, ClientBuilder, LogoutScope, TokenEvent};
+pub use client::{redirect_policy, Client, ClientBuilder, LogoutScope, TokenEvent};
 pub use error::{Error, Result};
 pub use keyring::{Keyring, KeyringTokenStore};
 pub use keys::{

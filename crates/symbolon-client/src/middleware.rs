@@ -9,11 +9,16 @@ use reqwest_middleware::{Middleware, Next};
 /// refreshes before expiry, and on a 401 `invalid_token` refreshes once and replays once
 /// (when the body can be cloned), exactly as [`Client::send`] does.
 ///
-/// The token goes to whatever URL a request names, as with [`Client::send`]: put this
-/// middleware only on clients that talk to servers which accept this issuer's tokens.
+/// As with [`Client::send`], the token goes only to the server's origin and those allowed
+/// with [`ClientBuilder::allow_origin`](crate::ClientBuilder::allow_origin); a request
+/// for any other origin fails with [`Error::Refused`](crate::Error::Refused) and is not
+/// sent.
 ///
 /// ```no_run
-/// # async fn f(client: symbolon_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = symbolon_client::Client::builder("https://auth.example.com")
+///     .allow_origin("https://api.example.com")
+///     .build()?;
 /// let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 ///     .with(client.middleware())
 ///     .build();
@@ -40,6 +45,9 @@ impl Middleware for AuthMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
+        self.client
+            .check_origin(req.url())
+            .map_err(reqwest_middleware::Error::middleware)?;
         let token = self
             .client
             .token()

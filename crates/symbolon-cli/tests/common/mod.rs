@@ -132,3 +132,92 @@ pub fn add_user(config: &Path, name: &str) {
         &format!("{PASSWORD}\n"),
     );
 }
+
+/// A bare HTTP/1.1 listener on its own thread that records the head (request line and
+/// headers) and body of each request and answers every one with `response` (a status
+/// line and headers; `content-length: 0` and `connection: close` are added): the
+/// "other host" of the tests about where tokens and passwords go.
+pub struct Recorder {
+    pub addr: std::net::SocketAddr,
+    seen: Seen,
+}
+
+/// The head and body of each request a [`Recorder`] received.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+impl Recorder {
+    pub fn spawn(ip: &str, response: &str) -> Recorder {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind((ip, 0)).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen: Seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (record, response) = (seen.clone(), response.to_owned());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                let head_end = loop {
+                    if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break Some(i);
+                    }
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break None,
+                        Ok(n) => data.extend_from_slice(&buf[..n]),
+                    }
+                };
+                let Some(head_end) = head_end else { continue };
+                let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+                let mut body = data[head_end + 4..].to_vec();
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (n, v) = l.split_once(':')?;
+                        n.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                while body.len() < length {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => body.extend_from_slice(&buf[..n]),
+                    }
+                }
+                record.lock().expect("lock").push((head, body));
+                let _ = stream.write_all(
+                    format!("{response}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .as_bytes(),
+                );
+            }
+        });
+        Recorder { addr, seen }
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// How many requests arrived.
+    pub fn count(&self) -> usize {
+        self.seen.lock().expect("lock").len()
+    }
+
+    /// Whether any request arrived with an `Authorization` header.
+    pub fn saw_authorization(&self) -> bool {
+        self.seen.lock().expect("lock").iter().any(|(head, _)| {
+            head.lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+        })
+    }
+
+    /// Whether any request's body contained `needle`.
+    pub fn saw_in_body(&self, needle: &str) -> bool {
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|(_, body)| body.windows(needle.len()).any(|w| w == needle.as_bytes()))
+    }
+}

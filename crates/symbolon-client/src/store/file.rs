@@ -256,7 +256,11 @@ pub(crate) fn lock_file(path: &Path) -> Result<StoreLock> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A link planted in place of the lock file is not followed (ELOOP).
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
     let file = options
         .open(path)
         .map_err(|e| Error::store(format!("cannot open {}", path.display()), e))?;

@@ -38,6 +38,9 @@ pub(crate) trait Clients {
     async fn logged_in_with(&self, store: Arc<dyn TokenStore>, margin: Duration) -> Client;
     /// A client with `store` and `margin`, quick retries and a 5 s timeout.
     fn client_with(&self, store: Arc<dyn TokenStore>, margin: Duration) -> Client;
+    /// [`client`](Clients::client) that may also send the token to `origin`, logged in
+    /// as `alice`.
+    async fn logged_in_allowing(&self, origin: &str) -> Client;
     /// `GET /me` through `client`.
     fn me(&self, client: &Client) -> reqwest::RequestBuilder;
     /// The status of `GET /me` sent through `client` (which must not fail).
@@ -72,6 +75,15 @@ impl Clients for TestServer {
             .timeout(Duration::from_secs(5))
             .build()
             .expect("client")
+    }
+
+    async fn logged_in_allowing(&self, origin: &str) -> Client {
+        let client = Client::builder(&self.url)
+            .allow_origin(origin)
+            .build()
+            .expect("client");
+        client.login(ALICE, PASSWORD).await.expect("login");
+        client
     }
 
     fn me(&self, client: &Client) -> reqwest::RequestBuilder {

@@ -10,6 +10,9 @@ mod secret_service;
 
 mod failures;
 mod keyrings;
+mod listener;
+mod origins;
 mod processes;
+mod redirects;
 mod refresh;
 mod stores;

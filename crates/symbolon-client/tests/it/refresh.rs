@@ -124,7 +124,8 @@ async fn a_401_that_is_not_invalid_token_does_not_refresh() {
 async fn a_second_401_after_a_fresh_token_is_returned_without_a_loop() {
     let server = spawn_server().await;
     let stranger = spawn_server().await;
-    let client = server.logged_in().await;
+    // Allowed to receive the token: only the server's origin is, by default.
+    let client = server.logged_in_allowing(&stranger.url).await;
 
     let response = client
         .send(client.http().get(format!("{}/me", stranger.url)))
@@ -148,7 +149,8 @@ async fn a_second_401_after_a_fresh_token_is_returned_without_a_loop() {
 async fn an_unreplayable_body_is_not_retried() {
     let server = spawn_server().await;
     let stranger = spawn_server().await;
-    let client = server.logged_in().await;
+    // Allowed to receive the token: only the server's origin is, by default.
+    let client = server.logged_in_allowing(&stranger.url).await;
     let streamed = || {
         let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
             Ok(r#"{"current_password":"#),

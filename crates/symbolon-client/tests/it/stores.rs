@@ -477,3 +477,42 @@ mod sqlite {
         assert!(path.exists(), "the file is kept");
     }
 }
+
+/// A link planted where the lock file goes is not followed: locking fails and nothing
+/// is created or truncated at the link's target.
+#[tokio::test]
+async fn the_lock_file_is_never_a_link() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("victim");
+    std::fs::write(&target, "keep me").expect("victim");
+    std::os::unix::fs::symlink(&target, dir.path().join("tokens.lock")).expect("link");
+    let store = EncryptedFileStore::new(dir.path().join("tokens"), StoreKey::generate());
+    let err = store.lock().await.expect_err("a link is refused");
+    assert!(matches!(err, Error::Store { .. }), "{err:?}");
+    assert_eq!(std::fs::read_to_string(&target).expect("victim"), "keep me");
+}
+
+/// A directory that group or others can write to is refused: they could swap the files
+/// in it or plant links.
+#[tokio::test]
+async fn a_directory_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    for mode in [0o770, 0o707] {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let store = EncryptedFileStore::new(dir.path().join("tokens"), StoreKey::generate());
+        let err = store.save(&sample(1)).await.expect_err("refused");
+        assert!(
+            err.to_string().contains("group or others"),
+            "{mode:o}: {err}"
+        );
+        assert!(store.lock().await.is_err(), "{mode:o}");
+        assert!(!dir.path().join("tokens").exists());
+    }
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let store = EncryptedFileStore::new(dir.path().join("tokens"), StoreKey::generate());
+    store
+        .save(&sample(1))
+        .await
+        .expect("a private directory is fine");
+}
