@@ -66,6 +66,28 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// How many refreshes the server at `url` counted as rotations.
+async fn rotated(url: &str) -> u64 {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("symbolon_refresh_total{outcome=\"rotated\"} "))
+        .map(|n| n.trim().parse().expect("counter"))
+        .unwrap_or(0)
+}
+
+/// A port nothing listens on (only ever refused before anything is sent to it).
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
 async fn me_status(url: &str, token: &str) -> u16 {
     reqwest::Client::new()
         .get(format!("{url}/me"))
@@ -291,7 +313,7 @@ async fn exit_codes_profiles_and_passphrase() {
 async fn the_token_goes_only_to_allowed_origins() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("symbolon.db").display());
-    let config = write_config(dir.path(), "client", free_port(), &db, "");
+    let config = write_config(dir.path(), "client", &db, "");
     add_user(&config, "alice");
     let server = start_server(&config).await;
     let url = server.url.clone();
@@ -315,7 +337,7 @@ async fn the_token_goes_only_to_allowed_origins() {
     // Another port of the server's own host is another origin as well.
     let port = client(
         &home,
-        &["request", &format!("http://127.0.0.1:{}/x", free_port())],
+        &["request", &format!("http://127.0.0.1:{}/x", unused_port())],
         "",
         None,
     );
