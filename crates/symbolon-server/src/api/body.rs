@@ -17,7 +17,7 @@ const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// Reads the body (at most [`MAX_BODY`]) and hands the request on with it. A larger body
 /// is answered 413 after the rest of it has been read and discarded (up to
-/// [`DRAIN_LIMIT`] bytes, for at most [`DRAIN_TIME`]), as nginx's lingering close does:
+/// 1 MiB, for at most 5 s), as nginx's lingering close does:
 /// a server that closes with unread bytes in its receive buffer makes the kernel reset
 /// the connection, and a client that writes its whole body before reading loses the 413.
 pub async fn bounded_body(request: Request, next: Next) -> Response {
