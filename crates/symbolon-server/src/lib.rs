@@ -222,7 +222,7 @@ pub async fn serve(
 
     let background = tokio::spawn(background_jobs(state.clone()));
     let limits = state.http().clone();
-    let app = api::router(state);
+    let app = api::body::DrainOversized(api::router(state));
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -248,14 +248,15 @@ pub async fn serve(
             tracing::debug!(%peer, "connection limit reached; closing a new connection");
             continue;
         };
-        let service = app
-            .clone()
-            .map_request(move |mut request: axum::extract::Request<_>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                request
-            });
+        let service =
+            app.clone()
+                .map_request(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let mut request = request.map(axum::body::Body::new);
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request
+                });
         let connection = builder
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();

@@ -115,7 +115,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(body::bounded_body))
         // Method, path, status and latency at DEBUG; bodies and headers (where tokens
         // live) are never logged.
         .layer(tower_http::trace::TraceLayer::new_for_http())
