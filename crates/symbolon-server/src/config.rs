@@ -64,6 +64,7 @@ impl<'de> Deserialize<'de> for Secs {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
+    #[serde(deserialize_with = "socket_addr")]
     pub listen: SocketAddr,
     /// `sqlite://PATH` or `postgres://...`.
     pub database_url: String,
@@ -234,6 +235,14 @@ impl<'de> Deserialize<'de> for Issuer {
         let text = String::deserialize(d)?;
         Issuer::parse(&text).map_err(serde::de::Error::custom)
     }
+}
+
+/// `listen`: an address with a port, said so when it is not.
+fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.trim().parse().map_err(|_| {
+        serde::de::Error::custom("must be an address with a port, such as 127.0.0.1:8080")
+    })
 }
 
 mod signing_alg {
@@ -546,7 +555,7 @@ mod tests {
         for (line, key) in [
             ("trusted_proxies = [\"10.0.0.300\"]", "trusted_proxies"),
             ("log_format = \"yaml\"", "log_format"),
-            ("listen = \"localhost\"", "listen"),
+            ("listen = \"localhost\"", "such as 127.0.0.1:8080"),
             ("default_client_id = \"a b\"", "default_client_id"),
             ("issuer = \"ftp://x\"", "issuer"),
         ] {
