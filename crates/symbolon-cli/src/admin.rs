@@ -60,13 +60,25 @@ async fn service(file: Option<std::path::PathBuf>, master: MasterKeyUse) -> Resu
 }
 
 async fn serve(file: Option<std::path::PathBuf>, flags: ServeFlags) -> Result<ExitCode> {
-    let (config, provenance) = load(file.as_deref(), flags, true)?;
+    let (mut config, provenance) = load(file.as_deref(), flags, true)?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "symbolon starting");
     match &provenance.file {
         Some(path) => tracing::info!(file = %path.display(), "configuration read"),
         None => tracing::info!(
             "no configuration file: using defaults (SYMBOLON_* variables and flags apply)"
         ),
+    }
+    let listen = config.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    // Port 0 lets the system choose: the default issuer is then the address it chose.
+    if listen.port() == 0 && config.issuer.is_none() {
+        config.issuer = Some(
+            symbolon_server::config::Issuer::parse(&format!("http://{bound}"))
+                .map_err(anyhow::Error::msg)?,
+        );
     }
     tracing::info!(
         database = %redact_url(&config.database_url),
@@ -75,12 +87,8 @@ async fn serve(file: Option<std::path::PathBuf>, flags: ServeFlags) -> Result<Ex
         issuer = %config.issuer(),
         "settings"
     );
-    let listen = config.listen;
     let state = symbolon_server::build(config, Arc::new(SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!("listening on http://{}", listener.local_addr()?);
+    tracing::info!("listening on http://{bound}");
     symbolon_server::serve(state, listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -84,3 +84,31 @@ async fn the_environment_overrides_the_file_and_flags_override_the_environment()
         child.kill().await.expect("stop");
     }
 }
+
+/// `listen = "127.0.0.1:0"` without an `issuer`: the default issuer is the address the
+/// system chose, not `http://127.0.0.1:0`.
+#[tokio::test]
+async fn port_zero_makes_the_chosen_address_the_default_issuer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("p0.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase_url = \"sqlite://{}\"\nmaster_key_file = \"{}\"\n",
+            dir.path().join("s.db").display(),
+            dir.path().join("s.key").display()
+        ),
+    )
+    .expect("config");
+    let server = start_server(&config).await;
+    let metadata: serde_json::Value = reqwest::get(format!(
+        "{}/.well-known/oauth-authorization-server",
+        server.url
+    ))
+    .await
+    .expect("metadata")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(metadata["issuer"], server.url.as_str());
+}
