@@ -20,6 +20,19 @@ const CLIENT_SECRET: &str = "client-secret-0123456789abcdef";
 const WRONG_SECRET: &str = "wrong-secret-0123456789abcdef";
 const ARRAY_SECRET: &str = "secret-in-a-json-array";
 
+/// The access and refresh tokens of a token response, which must be a 200.
+async fn pair(
+    response: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+) -> (String, String) {
+    let response = response.await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    (
+        body["access_token"].as_str().expect("access").to_owned(),
+        body["refresh_token"].as_str().expect("refresh").to_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_password_secret_or_token_is_logged_even_at_trace() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -71,12 +84,6 @@ async fn no_password_secret_or_token_is_logged_even_at_trace() {
         }
         request.send()
     };
-    let pair = |body: Value| -> (String, String) {
-        (
-            body["access_token"].as_str().expect("access").to_owned(),
-            body["refresh_token"].as_str().expect("refresh").to_owned(),
-        )
-    };
 
     // Logins: wrong, right.
     let wrong = post_json(
@@ -94,14 +101,7 @@ async fn no_password_secret_or_token_is_logged_even_at_trace() {
             None,
         )
     };
-    let (access, refresh1) = pair(
-        login(PASSWORD)
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json"),
-    );
+    let (access, refresh1) = pair(login(PASSWORD)).await;
     tokens.extend([access.clone(), refresh1.clone()]);
     let me = http
         .get(format!("{url}/me"))
@@ -112,21 +112,21 @@ async fn no_password_secret_or_token_is_logged_even_at_trace() {
     assert_eq!(me.status(), StatusCode::OK);
 
     // Refresh, then a replay of the first token: reuse, the session is revoked.
-    let rotated = post_json("/token/refresh", json!({"refresh_token": refresh1}), None)
-        .await
-        .expect("refresh");
-    let (access2, refresh2) = pair(rotated.json().await.expect("json"));
+    let (access2, refresh2) = pair(post_json(
+        "/token/refresh",
+        json!({"refresh_token": refresh1}),
+        None,
+    ))
+    .await;
     tokens.extend([access2.clone(), refresh2.clone()]);
     // One more rotation: the first token is then two generations old, which is reuse
     // whatever the grace.
-    let (_, refresh3) = pair(
-        post_json("/token/refresh", json!({"refresh_token": refresh2}), None)
-            .await
-            .expect("refresh")
-            .json()
-            .await
-            .expect("json"),
-    );
+    let (_, refresh3) = pair(post_json(
+        "/token/refresh",
+        json!({"refresh_token": refresh2}),
+        None,
+    ))
+    .await;
     tokens.push(refresh3.clone());
     let reuse = post_json("/token/refresh", json!({"refresh_token": refresh1}), None)
         .await
@@ -134,14 +134,7 @@ async fn no_password_secret_or_token_is_logged_even_at_trace() {
     assert_eq!(reuse.status(), StatusCode::UNAUTHORIZED, "reuse is refused");
 
     // A new session: password change, then logout with the new password's session.
-    let (access, refresh) = pair(
-        login(PASSWORD)
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json"),
-    );
+    let (access, refresh) = pair(login(PASSWORD)).await;
     tokens.extend([access.clone(), refresh.clone()]);
     let change = post_json(
         "/password",
@@ -151,14 +144,7 @@ async fn no_password_secret_or_token_is_logged_even_at_trace() {
     .await
     .expect("password");
     assert_eq!(change.status(), StatusCode::NO_CONTENT);
-    let (access, refresh) = pair(
-        login(NEW_PASSWORD)
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json"),
-    );
+    let (access, refresh) = pair(login(NEW_PASSWORD)).await;
     tokens.extend([access.clone(), refresh.clone()]);
 
     // Client authentication, right and wrong; introspection; revocation.
@@ -176,14 +162,7 @@ async fn no_password_secret_or_token_is_logged_even_at_trace() {
         form(WRONG_SECRET).await.expect("token").status(),
         StatusCode::UNAUTHORIZED
     );
-    let (client_access, client_refresh) = pair(
-        form(CLIENT_SECRET)
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json"),
-    );
+    let (client_access, client_refresh) = pair(form(CLIENT_SECRET)).await;
     tokens.extend([client_access.clone(), client_refresh.clone()]);
     for token in [&access, &client_refresh] {
         let introspected = http

@@ -108,20 +108,6 @@ pub enum ServiceError {
     RotationContention,
 }
 
-impl ServiceError {
-    /// Whether the failure is the server's, not the caller's (an HTTP 500).
-    pub fn is_internal(&self) -> bool {
-        matches!(
-            self,
-            Self::Store(_)
-                | Self::Signing(_)
-                | Self::Keys(_)
-                | Self::Hashing(_)
-                | Self::RotationContention
-        )
-    }
-}
-
 impl From<super::hashing::Busy> for ServiceError {
     fn from(_: super::hashing::Busy) -> Self {
         Self::Busy
