@@ -25,6 +25,9 @@ listen = "127.0.0.1:$1"
 database_url = "$url"
 master_key_file = "$work/symbolon.key"
 ip_failures_allowed = 1000000
+# The load tool logs in as one user from every worker at once; each password check in
+# flight counts against the account until it succeeds (docs/API.md §2.7).
+account_failures_allowed = 1000000
 TOML
   echo "$work/$1.toml"
 }

@@ -22,6 +22,9 @@ database_url = "sqlite://$work/symbolon-$1.db"
 master_key_file = "$work/symbolon.key"
 signing_alg = "$1"
 ip_failures_allowed = 1000000
+# The load tool logs in as one user from every worker at once; each password check in
+# flight counts against the account until it succeeds (docs/API.md §2.7).
+account_failures_allowed = 1000000
 TOML
   echo 'bench password' | "$bin" --config "$work/symbolon.toml" user add bench --password-stdin >/dev/null 2>&1 || true
   RUST_LOG=warn "$bin" --config "$work/symbolon.toml" serve 2>"$work/serve.log" &

@@ -140,17 +140,31 @@ async fn progress(args: &Args, deadline: Instant, ok: Arc<AtomicU64>) -> indicat
     bar
 }
 
+/// Logs in, waiting out a 429 (logins to one account in flight at once beyond its free
+/// guesses are asked to retry, docs/API.md §2.7) a few times.
 async fn login(http: &reqwest::Client, args: &Args) -> Result<Value> {
-    let response = http
-        .post(format!("{}/login", args.url))
-        .json(&json!({"username": args.username, "password": args.password}))
-        .send()
-        .await
-        .context("login request")?;
-    if !response.status().is_success() {
-        bail!("login as {} failed: {}", args.username, response.status());
+    for _ in 0..10 {
+        let response = http
+            .post(format!("{}/login", args.url))
+            .json(&json!({"username": args.username, "password": args.password}))
+            .send()
+            .await
+            .context("login request")?;
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(1);
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            continue;
+        }
+        if !response.status().is_success() {
+            bail!("login as {} failed: {}", args.username, response.status());
+        }
+        return Ok(response.json().await?);
     }
-    Ok(response.json().await?)
+    bail!("login as {} still throttled after 10 tries", args.username)
 }
 
 /// One worker: requests back to back until the deadline; returns latencies in µs.

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
-use symbolon_core::ids::{Password, Username};
+use symbolon_core::ids::{Capability, Password, Username};
 use symbolon_core::SystemClock;
 use symbolon_server::config::{redact_url, LogFormat, Provenance};
 use symbolon_server::{rfc3339, Config, MasterKeyUse, Service};
@@ -180,19 +180,39 @@ async fn user(file: Option<std::path::PathBuf>, cmd: UserCommand) -> Result<Exit
 
 async fn client(file: Option<std::path::PathBuf>, cmd: ClientCommand) -> Result<ExitCode> {
     let service = service(file, MasterKeyUse::CreateForEmptyDatabase).await?;
-    let ClientCommand::Add { name, secret_stdin } = cmd;
+    let ClientCommand::Add {
+        name,
+        secret_stdin,
+        introspect,
+    } = cmd;
+    let capabilities: Vec<Capability> = introspect
+        .then_some(Capability::Introspect)
+        .into_iter()
+        .collect();
     let secret = if secret_stdin {
         Some(Password::new(read_stdin_line()?))
     } else {
         None
     };
-    let record = service.clients().create(&name, secret).await?;
+    let record = service
+        .clients()
+        .create(&name, secret, &capabilities)
+        .await?;
     let kind = if record.secret_hash.is_some() {
         "confidential"
     } else {
         "public"
     };
-    println!("added {kind} client {}", record.client_id);
+    let may: Vec<&str> = record.capabilities.iter().map(|c| c.as_str()).collect();
+    if may.is_empty() {
+        println!("added {kind} client {}", record.client_id);
+    } else {
+        println!(
+            "added {kind} client {} (may: {})",
+            record.client_id,
+            may.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -201,10 +221,15 @@ async fn keys(file: Option<std::path::PathBuf>, cmd: KeysCommand) -> Result<Exit
     let keys = service.keys();
     match cmd {
         KeysCommand::List => {
+            let now = service.now();
             println!("{:<24} {:<6} {:<22} STATUS", "KID", "ALG", "CREATED");
             for k in keys.list().await? {
                 let status = match k.retired_at {
+                    _ if k.active_at > now => {
+                        format!("published, signs from {}", rfc3339(k.active_at))
+                    }
                     None => "current".to_owned(),
+                    Some(at) if at > now => format!("current until {}", rfc3339(at)),
                     Some(at) => format!("retired {}", rfc3339(at)),
                 };
                 println!(
@@ -216,11 +241,14 @@ async fn keys(file: Option<std::path::PathBuf>, cmd: KeysCommand) -> Result<Exit
             }
         }
         KeysCommand::Rotate => {
-            let kid = keys.rotate().await?;
+            let rotated = keys.rotate().await?;
             let settings = service.settings();
             println!(
-                "new {} signing key {kid} is current; running servers pick it up within {} s",
+                "new {} signing key {} is published; every running server signs with it from {} \
+                 (after each has reloaded the keys, every {} s)",
                 settings.signing_alg.as_str(),
+                rotated.kid,
+                rfc3339(rotated.active_at),
                 settings.key_refresh
             );
         }

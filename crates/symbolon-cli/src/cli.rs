@@ -136,6 +136,9 @@ pub enum ClientCommand {
         /// Read the client secret from one line of standard input (a confidential client).
         #[arg(long)]
         secret_stdin: bool,
+        /// Allow the (confidential) client to call token introspection (RFC 7662).
+        #[arg(long, requires = "secret_stdin")]
+        introspect: bool,
     },
 }
 

@@ -41,7 +41,7 @@ async fn no_password_secret_or_token_is_logged_even_at_trace() {
     add_user(&config, "alice");
     run(
         &config,
-        &["client", "add", "backend", "--secret-stdin"],
+        &["client", "add", "backend", "--secret-stdin", "--introspect"],
         &format!("{CLIENT_SECRET}\n"),
     );
 

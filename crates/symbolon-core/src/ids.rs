@@ -167,6 +167,37 @@ impl fmt::Debug for Password {
     }
 }
 
+/// Something a confidential client may do beyond managing its own users' tokens,
+/// granted when the client is registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Capability {
+    /// Call token introspection (RFC 7662): learn about any user's tokens.
+    Introspect,
+}
+
+impl Capability {
+    /// Every capability.
+    pub const ALL: [Capability; 1] = [Capability::Introspect];
+
+    /// The name used in the store and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Introspect => "introspect",
+        }
+    }
+
+    /// The capability of that name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An OAuth 2.0 client id (RFC 6749 §2.2).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ClientId(String);

@@ -15,4 +15,4 @@ pub mod refresh;
 pub mod rotation;
 pub mod throttle;
 
-pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, UnixTime};

@@ -176,6 +176,24 @@ impl Hasher {
         let matches: bool = out.as_slice().ct_eq(expected.as_bytes()).into();
         matches && real
     }
+
+    /// Whether `stored` was made with other parameters than this hasher's: after a
+    /// successful check it should be replaced. Until then it verifies in another time
+    /// than the dummy hash of unknown users, which would tell them apart.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return true;
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return true;
+        };
+        parsed.algorithm != argon2::ARGON2ID_IDENT
+            || parsed.version != Some(0x13)
+            || params.m_cost() != self.params.m_cost()
+            || params.t_cost() != self.params.t_cost()
+            || params.p_cost() != self.params.p_cost()
+            || parsed.hash.map(|h| h.len()) != Some(32)
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +207,22 @@ mod tests {
             parallelism: 1,
         })
         .unwrap()
+    }
+
+    #[test]
+    fn a_hash_with_other_parameters_needs_a_rehash() {
+        let h = fast();
+        let s = &mut Scratch::default();
+        let phc = h.hash(s, &Password::new("correct horse".into())).unwrap();
+        assert!(!h.needs_rehash(&phc));
+        let stronger = Hasher::new(HashParams {
+            memory_kib: 128,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+        assert!(stronger.needs_rehash(&phc));
+        assert!(h.needs_rehash("not a hash"));
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub struct Config {
     pub leeway: Secs,
     /// How often a server re-reads the signing keys from the database.
     pub key_refresh: Secs,
+    /// Take the time from the database server (PostgreSQL), measured at start and every
+    /// `key_refresh`, instead of this machine's clock, so that every instance of a fleet
+    /// agrees on rotation times, the reuse grace and expiry. No effect with SQLite.
+    pub clock_from_database: bool,
     /// Whether `POST /register` is open.
     pub allow_registration: bool,
     /// The built-in public client used when a request names none.
@@ -147,6 +151,7 @@ impl Default for Config {
             reuse_grace: Secs(10),
             leeway: Secs(30),
             key_refresh: Secs(60),
+            clock_from_database: true,
             allow_registration: false,
             default_client_id: ClientId::parse("symbolon").expect("a valid client id"),
             master_key_file: PathBuf::from("symbolon.key"),
@@ -408,6 +413,7 @@ impl Config {
                 max_backoff: self.max_backoff.0,
             },
             retention: self.retention.0,
+            clock_from_database: self.clock_from_database,
         }
     }
 
@@ -524,7 +530,7 @@ mod tests {
     #[test]
     fn the_keys_are_the_fields() {
         let keys = keys();
-        assert_eq!(keys.len(), 30, "{keys:?}");
+        assert_eq!(keys.len(), 31, "{keys:?}");
         for key in [
             "listen",
             "issuer",

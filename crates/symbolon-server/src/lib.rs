@@ -282,6 +282,9 @@ async fn background_jobs(state: AppState) {
     loop {
         tokio::select! {
             _ = key_tick.tick() => {
+                if let Err(e) = service.sync_clock().await {
+                    tracing::warn!(error = %api::error::chain(&e), "cannot read the database's clock; keeping the last offset");
+                }
                 if let Err(e) = service.keys().reload().await {
                     tracing::warn!(error = %api::error::chain(&e), "signing-key reload failed; keeping the keys in memory");
                 }

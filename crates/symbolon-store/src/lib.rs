@@ -57,6 +57,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn migrate(&self) -> Result<()>;
     /// A trivial query, for `/readyz`.
     async fn ping(&self) -> Result<()>;
+    /// The database server's clock, Unix milliseconds; `None` for an embedded database
+    /// (its clock is this machine's).
+    async fn database_time_millis(&self) -> Result<Option<i64>>;
 
     /// Adds a user; [`StoreError::Conflict`] when the username is taken.
     async fn create_user(&self, user: &UserRecord) -> Result<()>;
@@ -66,7 +69,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>>;
     /// All users, oldest first.
     async fn list_users(&self) -> Result<Vec<UserRecord>>;
-    /// Replaces a password hash and revokes every session of the user but `keep`.
+    /// Replaces a password hash, raises the user's `credential_epoch`, and revokes every
+    /// session of the user but `keep`.
     async fn change_password(
         &self,
         user: &UserId,
@@ -74,8 +78,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         keep: Option<&SessionId>,
         now: UnixTime,
     ) -> Result<()>;
-    /// Disables a user and revokes all of their sessions. False if there is no such user
-    /// or it was disabled already.
+    /// Replaces a password hash by a new hash of the same password (made with new
+    /// parameters), if it is still `old`; sessions and the credentials epoch stay. True
+    /// if replaced.
+    async fn rehash_password(&self, user: &UserId, old: &str, new: &str) -> Result<bool>;
+    /// Disables a user (raising their `credential_epoch`) and revokes all of their
+    /// sessions. False if there is no such user or it was disabled already.
     async fn disable_user(&self, user: &UserId, now: UnixTime) -> Result<bool>;
 
     /// Adds an OAuth client; [`StoreError::Conflict`] when the id is taken.
@@ -83,8 +91,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A client by id.
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>>;
 
-    /// Starts a session, unless its user is disabled or gone (then false, nothing written).
-    async fn create_session(&self, session: &SessionRecord) -> Result<bool>;
+    /// Starts a session, unless its user is disabled or gone or their `credential_epoch`
+    /// is no longer `epoch` (the one read with the password hash that was checked): then
+    /// false, nothing written. Atomic with [`Store::change_password`] and
+    /// [`Store::disable_user`]: a session is either created before them (and revoked by
+    /// them) or refused.
+    async fn create_session(&self, session: &SessionRecord, epoch: u64) -> Result<bool>;
     /// A session by id.
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
     /// The compare-and-swap of rotation: moves the session from generation `from` to
@@ -121,13 +133,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Counts a failure for `key` and returns the new count. The count restarts only after
     /// `window` quiet seconds since both the last failure and the end of the key's block.
     async fn record_failure(&self, key: &str, now: UnixTime, window: i64) -> Result<u64>;
+    /// Reserves one guess at `key`'s secret before it is checked: counts it as a failure
+    /// now (the count decays as in [`Store::record_failure`]; a success clears it), unless
+    /// the key is blocked. A reservation past the free guesses also blocks the key for the
+    /// next back-off period in the same transaction, so while one guess is being checked
+    /// every other is refused, on every instance: parallel guesses get one check per
+    /// period. [`Store::release_guess`] gives back one that was never checked.
+    async fn reserve_guess(
+        &self,
+        key: &str,
+        now: UnixTime,
+        schedule: &BackoffSchedule,
+    ) -> Result<Reservation>;
+    /// Gives back a reservation whose secret was not checked (the check could not run).
+    async fn release_guess(&self, key: &str) -> Result<()>;
     /// Raises `blocked_until` for `key` to `until` (never lowers it).
     async fn block(&self, key: &str, until: UnixTime) -> Result<()>;
     /// Forgets the failures of `key` (after a successful login).
     async fn clear_failures(&self, key: &str) -> Result<()>;
 
-    /// Stores a new signing key; when `retire_others` is set, every current key is retired
-    /// at that time in the same transaction.
+    /// Stores a new signing key; when `retire_others` is set, every key not yet retired is
+    /// retired at that time (normally the new key's `active_at`) in the same transaction.
     async fn insert_signing_key(
         &self,
         key: &SigningKeyRecord,
@@ -159,6 +185,26 @@ pub struct RotateCurrent<'a> {
     pub refresh_ttl: i64,
     /// Now.
     pub now: UnixTime,
+}
+
+/// The back-off a guess reservation applies (see [`Store::reserve_guess`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffSchedule {
+    /// Guesses that are free (no block).
+    pub allowed: u64,
+    /// The longest block, seconds.
+    pub max_backoff: i64,
+    /// Seconds of quiet for the count to decay by one.
+    pub failure_window: i64,
+}
+
+/// The outcome of [`Store::reserve_guess`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The guess may be checked; it is counted as this failure of the key.
+    Reserved(u64),
+    /// The key is blocked until then: refuse without checking.
+    Blocked(UnixTime),
 }
 
 /// What a purge deletes.

@@ -1,6 +1,6 @@
 //! The records the store reads and writes, in domain types.
 
-use symbolon_core::ids::{SessionId, UserId};
+use symbolon_core::ids::{Capability, SessionId, UserId};
 use symbolon_core::rotation::SessionClock;
 use symbolon_core::UnixTime;
 
@@ -17,6 +17,9 @@ pub struct UserRecord {
     pub created_at: UnixTime,
     /// When it was disabled, if it was.
     pub disabled_at: Option<UnixTime>,
+    /// Raised by every password change and disable: a session starts only under the
+    /// epoch its password was checked in (see [`crate::Store::create_session`]).
+    pub credential_epoch: u64,
 }
 
 impl UserRecord {
@@ -31,10 +34,13 @@ impl UserRecord {
 pub struct ClientRecord {
     /// The client id.
     pub client_id: String,
-    /// Argon2id PHC string of the secret; `None` for a public client.
+    /// Keyed hash of the secret (or the Argon2id PHC string of earlier versions);
+    /// `None` for a public client.
     pub secret_hash: Option<String>,
     /// When it was registered.
     pub created_at: UnixTime,
+    /// What it may do beyond its own tokens (sorted, no duplicates).
+    pub capabilities: Vec<Capability>,
 }
 
 /// A session: one login's chain of refresh tokens.
@@ -93,9 +99,12 @@ pub struct SigningKeyRecord {
     pub alg: String,
     /// Nonce, ciphertext and tag of the private material.
     pub wrapped_private: Vec<u8>,
-    /// When it was made.
+    /// When it was made (and published).
     pub created_at: UnixTime,
-    /// When it stopped signing; `None` while it is current.
+    /// When it starts signing: later than `created_at` for a rotated-in key, so that
+    /// every instance publishes it before any token carries its `kid`.
+    pub active_at: UnixTime,
+    /// When it stops (or stopped) signing; `None` while no successor is scheduled.
     pub retired_at: Option<UnixTime>,
 }
 

@@ -2,8 +2,8 @@
 //! backends run the same SQL text; only connection set-up differs.
 
 use crate::{
-    AuditEvent, Cause, ClientRecord, PurgeCutoffs, Result, RotateCurrent, SessionRecord,
-    SigningKeyRecord, Store, StoreError, UserRecord,
+    AuditEvent, BackoffSchedule, Cause, ClientRecord, PurgeCutoffs, Reservation, Result,
+    RotateCurrent, SessionRecord, SigningKeyRecord, Store, StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
-use symbolon_core::ids::{SessionId, UserId};
+use symbolon_core::ids::{Capability, SessionId, UserId};
 use symbolon_core::UnixTime;
 
 fn db_error(e: sqlx::Error) -> StoreError {
@@ -164,6 +164,7 @@ struct UserRow {
     password_hash: String,
     created_at: i64,
     disabled_at: Option<i64>,
+    credential_epoch: i64,
 }
 
 impl TryFrom<UserRow> for UserRecord {
@@ -175,6 +176,8 @@ impl TryFrom<UserRow> for UserRecord {
             password_hash: r.password_hash,
             created_at: r.created_at,
             disabled_at: r.disabled_at,
+            credential_epoch: u64::try_from(r.credential_epoch)
+                .map_err(|_| corrupt("credential epoch"))?,
         })
     }
 }
@@ -184,15 +187,25 @@ struct ClientRow {
     client_id: String,
     secret_hash: Option<String>,
     created_at: i64,
+    capabilities: String,
 }
 
-impl From<ClientRow> for ClientRecord {
-    fn from(r: ClientRow) -> Self {
-        Self {
+impl TryFrom<ClientRow> for ClientRecord {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> Result<Self> {
+        let mut capabilities = r
+            .capabilities
+            .split_whitespace()
+            .map(|name| Capability::parse(name).ok_or_else(|| corrupt("client capability")))
+            .collect::<Result<Vec<_>>>()?;
+        capabilities.sort();
+        capabilities.dedup();
+        Ok(Self {
             client_id: r.client_id,
             secret_hash: r.secret_hash,
             created_at: r.created_at,
-        }
+            capabilities,
+        })
     }
 }
 
@@ -238,6 +251,7 @@ struct KeyRow {
     alg: String,
     wrapped_private: Vec<u8>,
     created_at: i64,
+    active_at: i64,
     retired_at: Option<i64>,
 }
 
@@ -248,6 +262,7 @@ impl From<KeyRow> for SigningKeyRecord {
             alg: r.alg,
             wrapped_private: r.wrapped_private,
             created_at: r.created_at,
+            active_at: r.active_at,
             retired_at: r.retired_at,
         }
     }
@@ -276,6 +291,19 @@ impl From<AuditRow> for AuditEvent {
     }
 }
 
+/// A throttle row's count after one more failure at `$2`, the count decaying by one per
+/// whole window (`$3`) of quiet, counted from the last failure or the end of the last
+/// block, whichever is later: waiting out a window buys back one guess, not all the free
+/// ones. For the `DO UPDATE` of an upsert on `throttle`.
+const COUNT_ONE_MORE: &str = "1 + CASE \
+       WHEN $2 <= throttle.last_failure OR $2 <= throttle.blocked_until THEN throttle.failures \
+       WHEN ($2 - CASE WHEN throttle.last_failure > throttle.blocked_until \
+                  THEN throttle.last_failure ELSE throttle.blocked_until END) / $3 \
+            >= throttle.failures THEN 0 \
+       ELSE throttle.failures - ($2 - CASE WHEN throttle.last_failure > throttle.blocked_until \
+                  THEN throttle.last_failure ELSE throttle.blocked_until END) / $3 \
+     END";
+
 const SESSION_COLUMNS: &str =
     "id, user_id, username, client_id, generation, created_at, rotated_at, \
      last_used_at, absolute_end, revoked_at, user_agent, ip";
@@ -293,6 +321,12 @@ pub(crate) struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// No row locks in SQLite: its one writer runs each statement against the latest
+    /// commit, which is what `FOR SHARE` buys on PostgreSQL.
+    const LOCK_USER_ROW: &'static str = "";
+    /// In-process: the database's clock is this machine's.
+    const CLOCK_QUERY: Option<&'static str> = None;
+
     /// `location` is `PATH` or `PATH?synchronous=full` (default `normal`).
     pub(crate) async fn open(location: &str, pool_size: u32) -> Result<Self> {
         let (path, query) = location.split_once('?').unwrap_or((location, ""));
@@ -385,6 +419,12 @@ pub(crate) struct PgStore {
 }
 
 impl PgStore {
+    /// Makes a session insert wait for (and re-check) a concurrent change of its user.
+    const LOCK_USER_ROW: &'static str = " FOR SHARE";
+    /// The server's clock now (not the transaction's start).
+    const CLOCK_QUERY: Option<&'static str> =
+        Some("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)");
+
     pub(crate) async fn open(url: &str, pool_size: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url).map_err(db_error)?;
         let pool = PgPoolOptions::new()
@@ -415,6 +455,20 @@ macro_rules! impl_store {
                 self.run_migrations().await
             }
 
+            async fn database_time_millis(&self) -> Result<Option<i64>> {
+                let Some(query) = Self::CLOCK_QUERY else {
+                    return Ok(None);
+                };
+                retry(|| async move {
+                    let millis: i64 = sqlx::query_scalar(query)
+                        .fetch_one(&self.read)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(Some(millis))
+                })
+                .await
+            }
+
             async fn ping(&self) -> Result<()> {
                 retry(|| async move {
                     sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_error)?;
@@ -426,8 +480,8 @@ macro_rules! impl_store {
             async fn create_user(&self, u: &UserRecord) -> Result<()> {
                 retry(|| async move {
                     sqlx::query(
-                        "INSERT INTO users (id, username, username_key, password_hash, created_at, disabled_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO users (id, username, username_key, password_hash, created_at, disabled_at, credential_epoch) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(u.id.to_string())
                     .bind(&u.username)
@@ -435,6 +489,7 @@ macro_rules! impl_store {
                     .bind(&u.password_hash)
                     .bind(u.created_at)
                     .bind(u.disabled_at)
+                    .bind(generation(u.credential_epoch)?)
                     .execute(&self.write)
                     .await
                     .map_err(db_error)?;
@@ -446,7 +501,7 @@ macro_rules! impl_store {
             async fn user_by_name(&self, key: &str) -> Result<Option<UserRecord>> {
                 retry(|| async move {
                     sqlx::query_as::<_, UserRow>(
-                        "SELECT id, username, password_hash, created_at, disabled_at FROM users WHERE username_key = $1",
+                        "SELECT id, username, password_hash, created_at, disabled_at, credential_epoch FROM users WHERE username_key = $1",
                     )
                     .bind(key)
                     .fetch_optional(&self.read)
@@ -461,7 +516,7 @@ macro_rules! impl_store {
             async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>> {
                 retry(|| async move {
                     sqlx::query_as::<_, UserRow>(
-                        "SELECT id, username, password_hash, created_at, disabled_at FROM users WHERE id = $1",
+                        "SELECT id, username, password_hash, created_at, disabled_at, credential_epoch FROM users WHERE id = $1",
                     )
                     .bind(id.to_string())
                     .fetch_optional(&self.read)
@@ -476,7 +531,7 @@ macro_rules! impl_store {
             async fn list_users(&self) -> Result<Vec<UserRecord>> {
                 retry(|| async move {
                     sqlx::query_as::<_, UserRow>(
-                        "SELECT id, username, password_hash, created_at, disabled_at FROM users ORDER BY created_at, username_key",
+                        "SELECT id, username, password_hash, created_at, disabled_at, credential_epoch FROM users ORDER BY created_at, username_key",
                     )
                     .fetch_all(&self.read)
                     .await
@@ -497,7 +552,7 @@ macro_rules! impl_store {
             ) -> Result<()> {
                 retry(|| async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
-                    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                    sqlx::query("UPDATE users SET password_hash = $1, credential_epoch = credential_epoch + 1 WHERE id = $2")
                         .bind(hash)
                         .bind(user.to_string())
                         .execute(&mut *tx)
@@ -524,10 +579,26 @@ macro_rules! impl_store {
                 .await
             }
 
+            async fn rehash_password(&self, user: &UserId, old: &str, new: &str) -> Result<bool> {
+                retry(|| async move {
+                    let changed = sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+                        .bind(user.to_string())
+                        .bind(old)
+                        .bind(new)
+                        .execute(&self.write)
+                        .await
+                        .map_err(db_error)?
+                        .rows_affected();
+                    Ok(changed == 1)
+                })
+                .await
+            }
+
             async fn disable_user(&self, user: &UserId, now: UnixTime) -> Result<bool> {
                 retry(|| async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
-                    let changed = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                    let changed = sqlx::query("UPDATE users SET disabled_at = $1, credential_epoch = credential_epoch + 1 \
+                                                  WHERE id = $2 AND disabled_at IS NULL")
                         .bind(now)
                         .bind(user.to_string())
                         .execute(&mut *tx)
@@ -558,10 +629,12 @@ macro_rules! impl_store {
 
             async fn create_client(&self, c: &ClientRecord) -> Result<()> {
                 retry(|| async move {
-                    sqlx::query("INSERT INTO clients (client_id, secret_hash, created_at) VALUES ($1, $2, $3)")
+                    let capabilities: Vec<&str> = c.capabilities.iter().map(|c| c.as_str()).collect();
+                    sqlx::query("INSERT INTO clients (client_id, secret_hash, created_at, capabilities) VALUES ($1, $2, $3, $4)")
                         .bind(&c.client_id)
                         .bind(&c.secret_hash)
                         .bind(c.created_at)
+                        .bind(capabilities.join(" "))
                         .execute(&self.write)
                         .await
                         .map_err(db_error)?;
@@ -572,28 +645,33 @@ macro_rules! impl_store {
 
             async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>> {
                 retry(|| async move {
-                    Ok(sqlx::query_as::<_, ClientRow>(
-                        "SELECT client_id, secret_hash, created_at FROM clients WHERE client_id = $1",
+                    sqlx::query_as::<_, ClientRow>(
+                        "SELECT client_id, secret_hash, created_at, capabilities FROM clients WHERE client_id = $1",
                     )
                     .bind(client_id)
                     .fetch_optional(&self.read)
                     .await
                     .map_err(db_error)?
-                    .map(ClientRecord::from))
+                    .map(ClientRecord::try_from)
+                    .transpose()
                 })
                 .await
             }
 
-            async fn create_session(&self, s: &SessionRecord) -> Result<bool> {
+            async fn create_session(&self, s: &SessionRecord, epoch: u64) -> Result<bool> {
                 retry(|| async move {
-                    // Conditional on the user, in the same statement: a login whose password
-                    // check raced a `user disable` cannot leave a live session behind.
-                    let inserted = sqlx::query(
+                    // Conditional on the user in the same statement: enabled, and with the
+                    // credentials the login checked. On PostgreSQL the user row is read
+                    // `FOR SHARE`: a password change or disable in flight holds it, so the
+                    // insert waits and re-checks the committed row, and one that starts
+                    // after the insert waits for it and then revokes the new session too.
+                    let inserted = sqlx::query(&format!(
                         "INSERT INTO sessions (id, user_id, username, client_id, generation, created_at, rotated_at, \
                          last_used_at, absolute_end, revoked_at, user_agent, ip) \
-                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
-                         WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND disabled_at IS NULL)",
-                    )
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM users \
+                         WHERE id = $2 AND disabled_at IS NULL AND credential_epoch = $13{}",
+                        Self::LOCK_USER_ROW
+                    ))
                     .bind(s.id.to_string())
                     .bind(s.user_id.to_string())
                     .bind(&s.username)
@@ -606,6 +684,7 @@ macro_rules! impl_store {
                     .bind(s.revoked_at)
                     .bind(&s.user_agent)
                     .bind(&s.ip)
+                    .bind(generation(epoch)?)
                     .execute(&self.write)
                     .await
                     .map_err(db_error)?
@@ -659,9 +738,15 @@ macro_rules! impl_store {
                     .bind(generation(request.generation)?)
                     .bind(request.client_id)
                     .bind(request.refresh_ttl)
-                    .fetch_optional(&self.write)
+                    // All rows, not the first: SQLite commits an autocommit statement when
+                    // it runs to completion, and only then reports a failed commit; a
+                    // statement stopped after its first row would hand out a successor
+                    // whose rotation was never committed.
+                    .fetch_all(&self.write)
                     .await
                     .map_err(db_error)?
+                    .into_iter()
+                    .next()
                     .map(SessionRecord::try_from)
                     .transpose()
                 })
@@ -759,32 +844,91 @@ macro_rules! impl_store {
 
             async fn record_failure(&self, key: &str, now: UnixTime, window: i64) -> Result<u64> {
                 retry(|| async move {
-                    // The count decays by one per whole `window` of quiet, counted from
-                    // the last failure or the end of the last block, whichever is later:
-                    // waiting out a window buys back one guess, not all the free ones.
-                    let count: i64 = sqlx::query_scalar(
+                    let count: i64 = sqlx::query_scalar::<_, i64>(&format!(
                         "INSERT INTO throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
-                         ON CONFLICT (key) DO UPDATE SET \
-                           failures = 1 + CASE \
-                             WHEN $2 <= throttle.last_failure OR $2 <= throttle.blocked_until \
-                               THEN throttle.failures \
-                             WHEN ($2 - CASE WHEN throttle.last_failure > throttle.blocked_until \
-                                        THEN throttle.last_failure ELSE throttle.blocked_until END) / $3 \
-                                  >= throttle.failures \
-                               THEN 0 \
-                             ELSE throttle.failures - ($2 - CASE WHEN throttle.last_failure > throttle.blocked_until \
-                                        THEN throttle.last_failure ELSE throttle.blocked_until END) / $3 \
-                           END, \
-                           last_failure = $2 \
-                         RETURNING failures",
-                    )
+                         ON CONFLICT (key) DO UPDATE SET failures = {COUNT_ONE_MORE}, last_failure = $2 \
+                         RETURNING failures"
+                    ))
                     .bind(key)
                     .bind(now)
                     .bind(window.max(1))
-                    .fetch_one(&self.write)
+                    // To completion, so that a failed commit is reported (see rotate_current).
+                    .fetch_all(&self.write)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| corrupt("throttle count"))?;
+                    Ok(u64::try_from(count).unwrap_or(0))
+                })
+                .await
+            }
+
+            async fn reserve_guess(
+                &self,
+                key: &str,
+                now: UnixTime,
+                schedule: &BackoffSchedule,
+            ) -> Result<Reservation> {
+                retry(|| async move {
+                    let mut tx = self.write.begin().await.map_err(db_error)?;
+                    // Counts only if the key is not blocked. On PostgreSQL the upsert
+                    // locks the row until commit, so a concurrent reservation waits for
+                    // the block set below and then sees it; SQLite's one writer runs
+                    // the whole transaction alone.
+                    let count: Option<i64> = sqlx::query_scalar(&format!(
+                        "INSERT INTO throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
+                         ON CONFLICT (key) DO UPDATE SET failures = {COUNT_ONE_MORE}, last_failure = $2 \
+                         WHERE throttle.blocked_until <= $2 \
+                         RETURNING failures"
+                    ))
+                    .bind(key)
+                    .bind(now)
+                    .bind(schedule.failure_window.max(1))
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                    Ok(u64::try_from(count).unwrap_or(0))
+                    let outcome = match count {
+                        Some(count) => {
+                            let count = u64::try_from(count).unwrap_or(0);
+                            let wait = symbolon_core::throttle::backoff(
+                                count,
+                                schedule.allowed,
+                                schedule.max_backoff,
+                            );
+                            if wait > 0 {
+                                sqlx::query("UPDATE throttle SET blocked_until = $2 WHERE key = $1 AND blocked_until < $2")
+                                    .bind(key)
+                                    .bind(now + wait)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err(db_error)?;
+                            }
+                            Reservation::Reserved(count)
+                        }
+                        None => {
+                            let until: i64 = sqlx::query_scalar("SELECT blocked_until FROM throttle WHERE key = $1")
+                                .bind(key)
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(db_error)?;
+                            Reservation::Blocked(until)
+                        }
+                    };
+                    tx.commit().await.map_err(db_error)?;
+                    Ok(outcome)
+                })
+                .await
+            }
+
+            async fn release_guess(&self, key: &str) -> Result<()> {
+                retry(|| async move {
+                    sqlx::query("UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0")
+                        .bind(key)
+                        .execute(&self.write)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(())
                 })
                 .await
             }
@@ -825,12 +969,13 @@ macro_rules! impl_store {
                             .map_err(db_error)?;
                     }
                     sqlx::query(
-                        "INSERT INTO signing_keys (kid, alg, wrapped_private, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)",
+                        "INSERT INTO signing_keys (kid, alg, wrapped_private, created_at, active_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6)",
                     )
                     .bind(&k.kid)
                     .bind(&k.alg)
                     .bind(&k.wrapped_private)
                     .bind(k.created_at)
+                    .bind(k.active_at)
                     .bind(k.retired_at)
                     .execute(&mut *tx)
                     .await
@@ -850,7 +995,7 @@ macro_rules! impl_store {
             async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
                 retry(|| async move {
                     Ok(sqlx::query_as::<_, KeyRow>(
-                        "SELECT kid, alg, wrapped_private, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
+                        "SELECT kid, alg, wrapped_private, created_at, active_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
                     )
                     .fetch_all(&self.read)
                     .await

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 pub const T0: i64 = 1_800_000_000;
 
 /// The configuration tests start from: files in `dir`, Argon2id at its cheapest, a fixed
-/// issuer.
+/// issuer, the injected clock only.
 pub fn test_config(dir: &Path) -> Config {
     Config {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -23,6 +23,8 @@ pub fn test_config(dir: &Path) -> Config {
         master_key_file: dir.join("symbolon.key"),
         argon2_memory_kib: 64,
         argon2_iterations: 1,
+        // The manual clock rules in tests (PostgreSQL's would replace it).
+        clock_from_database: false,
         ..Config::default()
     }
 }
@@ -102,12 +104,31 @@ impl TestServer {
     }
 
     /// A new server on the same port, SQLite file, master key, configuration and clock.
-    pub async fn restart(mut self) -> TestServer {
-        self.stop().await;
+    pub async fn restart(self) -> TestServer {
         let config = self.config.clone();
+        self.restart_with(config).await
+    }
+
+    /// Like [`restart`](Self::restart), with another configuration (same files).
+    pub async fn restart_with(mut self, config: symbolon_server::Config) -> TestServer {
+        self.stop().await;
         let (dir, clock, addr) = (self.dir.clone(), self.clock.clone(), self.addr);
         drop(self);
         Self::start(dir, config, clock, &addr.to_string()).await
+    }
+
+    /// A second instance of the same server (same SQLite file, master key,
+    /// configuration and clock) on another port: two members of a fleet. Its periodic
+    /// key reload runs every `key_refresh` of real time, so with the default (60 s) it
+    /// sees other instances' key changes only when a request makes it read them.
+    pub async fn another_instance(&self) -> TestServer {
+        Self::start(
+            self.dir.clone(),
+            self.config.clone(),
+            self.clock.clone(),
+            "127.0.0.1:0",
+        )
+        .await
     }
 
     /// The temporary directory's path.

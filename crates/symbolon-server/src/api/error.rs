@@ -2,7 +2,7 @@
 //! `{"error", "error_description"}`), including the one mapping from the service's
 //! [`ServiceError`].
 
-use crate::service::{AccessTokenProblem, ServiceError};
+use crate::service::{AccessTokenProblem, KeysError, ServiceError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use symbolon_proto::{ErrorBody, ErrorCode};
@@ -101,9 +101,11 @@ impl ApiError {
             S::Busy => Self::RateLimited(1),
             S::AccessToken(AccessTokenProblem::Missing) => Self::InvalidToken(None),
             S::AccessToken(problem) => Self::InvalidToken(Some(problem.to_string())),
-            S::Invalid(_) | S::WeakClientSecret => Self::InvalidRequest(error.to_string()),
+            S::Invalid(_) | S::WeakClientSecret | S::CapabilityNeedsSecret => {
+                Self::InvalidRequest(error.to_string())
+            }
             S::UsernameTaken | S::ClientExists(_) => Self::Conflict(error.to_string()),
-            S::RegistrationClosed => Self::Forbidden(error.to_string()),
+            S::RegistrationClosed | S::NotPermitted(_) => Self::Forbidden(error.to_string()),
             S::NoSuchSession | S::NoSuchUser(_) => Self::NotFound(error.to_string()),
             S::ClientRejected | S::ForeignClient => Self::InvalidClient {
                 basic_attempted: matches!(
@@ -113,7 +115,10 @@ impl ApiError {
                     }
                 ),
             },
-            S::Store(StoreError::Unavailable(_)) => Self::Unavailable(Box::new(error)),
+            S::Store(StoreError::Unavailable(_))
+            | S::Keys(KeysError::Store(StoreError::Unavailable(_))) => {
+                Self::Unavailable(Box::new(error))
+            }
             S::Store(_) | S::Signing(_) | S::Keys(_) | S::Hashing(_) | S::RotationContention => {
                 Self::Internal(Box::new(error))
             }

@@ -192,11 +192,19 @@ pub struct Jwks {
 }
 
 /// Every public key whose tokens may still be valid.
-#[utoipa::path(get, path = "/.well-known/jwks.json", responses((status = 200, description = "RFC 7517 JWK Set")))]
-pub async fn jwks(State(state): State<AppState>) -> Json<Jwks> {
-    Json(Jwks {
-        keys: state.service().keys().jwks().as_ref().clone(),
-    })
+#[utoipa::path(get, path = "/.well-known/jwks.json", responses(
+    (status = 200, description = "RFC 7517 JWK Set"),
+    (status = 503, description = "this instance cannot read the signing keys now", body = ErrorBody)))]
+pub async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, ApiError> {
+    let keys = state
+        .service()
+        .keys()
+        .jwks()
+        .await
+        .map_err(|e| ApiError::from_service(e, Dialect::Simple))?;
+    Ok(Json(Jwks {
+        keys: keys.as_ref().clone(),
+    }))
 }
 
 /// Authorization-server metadata (RFC 8414 §2).

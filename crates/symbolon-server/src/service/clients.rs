@@ -1,9 +1,9 @@
 //! OAuth clients (RFC 6749 §2): who a request acts for, and registering clients.
 
-use super::throttle::{client_throttle_keys, guarded};
+use super::throttle::{client_throttle_keys, guarded, Counting};
 use super::{Core, RequestMeta, Result, ServiceError};
 use symbolon_core::client_secret::SecretCheck;
-use symbolon_core::ids::{ClientId, Password};
+use symbolon_core::ids::{Capability, ClientId, Password};
 use symbolon_store::{ClientRecord, SessionRecord, StoreError};
 
 /// Credentials a confidential client presented (HTTP Basic, RFC 6749 §2.3.1).
@@ -22,6 +22,15 @@ pub struct ClientIdentity {
     pub id: ClientId,
     /// Whether it proved itself with a secret (a confidential client).
     pub authenticated: bool,
+    /// What it may do beyond its own tokens (only ever for an authenticated client).
+    pub capabilities: Vec<Capability>,
+}
+
+impl ClientIdentity {
+    /// Whether it authenticated and was granted `capability`.
+    pub fn may(&self, capability: Capability) -> bool {
+        self.authenticated && self.capabilities.contains(&capability)
+    }
 }
 
 /// Client operations; see [`super::Service::clients`].
@@ -40,6 +49,7 @@ impl<'a> Clients<'a> {
         ClientIdentity {
             id: self.core.settings.default_client.clone(),
             authenticated: false,
+            capabilities: Vec::new(),
         }
     }
 
@@ -58,9 +68,12 @@ impl<'a> Clients<'a> {
         if let Some(creds) = credentials {
             let id = ClientId::parse(&creds.client_id).map_err(|_| ServiceError::ClientRejected)?;
             let keys = client_throttle_keys(id.as_str(), meta.ip);
-            guarded(core, &keys, async {
+            let capabilities = guarded(core, &keys, Counting::After, async {
                 let record = core.store().client(id.as_str()).await?;
-                let stored = record.and_then(|c| c.secret_hash);
+                let (stored, capabilities) = match record {
+                    Some(c) => (c.secret_hash, c.capabilities),
+                    None => (None, Vec::new()),
+                };
                 // Unknown clients cost a MAC too, so their existence does not show.
                 let secret = creds.secret;
                 let ok = match core
@@ -74,7 +87,7 @@ impl<'a> Clients<'a> {
                         core.hasher.verify(&core.metrics, secret, stored).await?
                     }
                 };
-                Ok::<_, ServiceError>(ok.then_some(()))
+                Ok::<_, ServiceError>(ok.then_some(capabilities))
             })
             .await
             .map_err(|e| match e {
@@ -84,6 +97,7 @@ impl<'a> Clients<'a> {
             return Ok(ClientIdentity {
                 id,
                 authenticated: true,
+                capabilities,
             });
         }
         let Some(named) = client_id else {
@@ -97,6 +111,7 @@ impl<'a> Clients<'a> {
             Some(c) if c.secret_hash.is_none() => Ok(ClientIdentity {
                 id,
                 authenticated: false,
+                capabilities: Vec::new(),
             }),
             // A confidential client must authenticate; an unknown one is refused.
             _ => Err(ServiceError::ClientRejected),
@@ -104,8 +119,14 @@ impl<'a> Clients<'a> {
     }
 
     /// Registers a client: confidential with a secret (16 bytes at least; stored as a
-    /// keyed hash, see `ClientSecrets`), public without. Returns the stored record.
-    pub async fn create(&self, name: &str, secret: Option<Password>) -> Result<ClientRecord> {
+    /// keyed hash, see `ClientSecrets`), public without; `capabilities` only for a
+    /// confidential client. Returns the stored record.
+    pub async fn create(
+        &self,
+        name: &str,
+        secret: Option<Password>,
+        capabilities: &[Capability],
+    ) -> Result<ClientRecord> {
         let core = self.core;
         let id = ClientId::parse(name)?;
         if id == core.settings.default_client {
@@ -118,10 +139,17 @@ impl<'a> Clients<'a> {
             Some(secret) => Some(core.client_secrets.hash(secret.expose())),
             None => None,
         };
+        if secret_hash.is_none() && !capabilities.is_empty() {
+            return Err(ServiceError::CapabilityNeedsSecret);
+        }
+        let mut capabilities = capabilities.to_vec();
+        capabilities.sort();
+        capabilities.dedup();
         let record = ClientRecord {
             client_id: id.to_string(),
             secret_hash,
             created_at: core.now(),
+            capabilities,
         };
         core.store()
             .create_client(&record)

@@ -70,6 +70,13 @@ pub enum ServiceError {
     /// A client secret too short to be one.
     #[error("a client secret must be at least 16 characters")]
     WeakClientSecret,
+    /// Capabilities are for confidential clients: a public client cannot prove who
+    /// it is.
+    #[error("only a client with a secret can be given capabilities")]
+    CapabilityNeedsSecret,
+    /// The client authenticated but was not granted this.
+    #[error("this client may not {0} (a capability it was not registered with)")]
+    NotPermitted(symbolon_core::ids::Capability),
     /// The username belongs to another account.
     #[error("the username is taken")]
     UsernameTaken,

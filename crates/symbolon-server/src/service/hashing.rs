@@ -99,6 +99,26 @@ impl HashPool {
         .await
     }
 
+    /// Whether `password` matches `stored`, and if it does and `stored` was made with
+    /// other parameters, a new hash of it (one job: the password is hashed twice only
+    /// on such a success).
+    pub async fn verify_and_rehash(
+        &self,
+        metrics: &Metrics,
+        password: Password,
+        stored: Option<String>,
+    ) -> Result<(bool, Option<String>), Busy> {
+        self.run(metrics, move |h, s| {
+            let ok = h.verify(s, &password, stored.as_deref());
+            let rehash = match &stored {
+                Some(stored) if ok && h.needs_rehash(stored) => h.hash(s, &password).ok(),
+                _ => None,
+            };
+            (ok, rehash)
+        })
+        .await
+    }
+
     /// A new PHC hash of `password`.
     pub async fn hash(&self, metrics: &Metrics, password: Password) -> Result<String, HashError> {
         Ok(self

@@ -5,6 +5,7 @@ use super::{Core, Result};
 use std::sync::Arc;
 use symbolon_core::access::KeySet;
 use symbolon_core::keys::Jwk;
+use symbolon_core::UnixTime;
 use symbolon_store::SigningKeyRecord;
 
 /// Signing-key operations; see [`super::Service::keys`].
@@ -18,12 +19,14 @@ impl<'a> Keys<'a> {
         Self { core }
     }
 
-    /// The public keys whose tokens may still be valid (for the JWKS).
-    pub fn jwks(&self) -> Arc<Vec<Jwk>> {
-        self.core.keys.jwks()
+    /// The public keys whose tokens may still be valid, and the next key (for the
+    /// JWKS). Fails (database unavailable) when this instance cannot read the keys.
+    pub async fn jwks(&self) -> Result<Arc<Vec<Jwk>>> {
+        let core = self.core;
+        Ok(core.keys.jwks(core.store(), core.now()).await?)
     }
 
-    /// The keys to sign and verify with now.
+    /// The keys to verify with now.
     pub fn key_set(&self) -> Arc<KeySet> {
         self.core.keys.key_set()
     }
@@ -33,21 +36,23 @@ impl<'a> Keys<'a> {
         Ok(self.core.store().signing_keys().await?)
     }
 
-    /// Makes a new key of the configured algorithm current and retires the others;
-    /// every instance picks it up within `key_refresh`. Returns its `kid`.
-    pub async fn rotate(&self) -> Result<String> {
+    /// Adds a key of the configured algorithm, published at once, that signs from
+    /// `now + activation delay` (when every instance publishes it), and schedules the
+    /// other keys to retire then.
+    pub async fn rotate(&self) -> Result<Rotated> {
         let core = self.core;
         let now = core.now();
+        let active_at = now + core.keys.activation_delay();
         let kid = create_key(
             core.store(),
             core.keys.wrap(),
             core.settings.signing_alg,
             now,
-            Some(now),
+            active_at,
         )
         .await?;
         core.keys.reload(core.store(), now).await?;
-        Ok(kid)
+        Ok(Rotated { kid, active_at })
     }
 
     /// Re-reads the keys from the store (the periodic reload).
@@ -58,4 +63,13 @@ impl<'a> Keys<'a> {
             .reload(self.core.store(), self.core.now())
             .await?)
     }
+}
+
+/// A key added by [`Keys::rotate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    /// Its id.
+    pub kid: String,
+    /// When it starts signing (it is published already).
+    pub active_at: UnixTime,
 }

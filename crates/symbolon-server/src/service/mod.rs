@@ -21,7 +21,7 @@ mod users;
 pub use clients::{ClientCredentials, ClientIdentity, Clients};
 pub use error::{AccessTokenProblem, RefreshFailure, ServiceError};
 pub use key_manager::{KeyManager, KeyMode, KeysError};
-pub use keys::Keys;
+pub use keys::{Keys, Rotated};
 pub use sessions::{Authenticated, Credential, FoundToken, Issued, SessionSummary, Sessions};
 pub use settings::{Settings, ThrottleSettings};
 pub use users::Users;
@@ -36,8 +36,8 @@ use symbolon_core::keys::KeyWrap;
 use symbolon_core::master::MasterKey;
 use symbolon_core::password::Hasher;
 use symbolon_core::refresh::RefreshCodec;
-use symbolon_core::{Clock, UnixTime};
-use symbolon_store::Store;
+use symbolon_core::{Clock, OffsetClock, UnixTime};
+use symbolon_store::{Store, StoreError};
 
 /// The result of a service call.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -57,7 +57,7 @@ pub struct RequestMeta {
 struct Core {
     settings: Settings,
     store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    clock: OffsetClock,
     codec: RefreshCodec,
     client_secrets: ClientSecrets,
     keys: KeyManager,
@@ -104,6 +104,12 @@ impl Service {
         master: &MasterKey,
         mode: KeyMode,
     ) -> Result<Self, StartFailure> {
+        let clock = OffsetClock::new(parts.clock);
+        if settings.clock_from_database {
+            sync_clock(&clock, parts.store.as_ref())
+                .await
+                .map_err(StartFailure::Clock)?;
+        }
         let retention = key_manager::Retention {
             access_ttl: settings.access_ttl,
             leeway: settings.leeway,
@@ -114,7 +120,7 @@ impl Service {
             KeyWrap::new(master),
             settings.signing_alg,
             retention,
-            parts.clock.now(),
+            clock.now(),
             mode,
         )
         .await
@@ -130,7 +136,7 @@ impl Service {
             codec: RefreshCodec::new(master),
             client_secrets: ClientSecrets::new(master),
             store: parts.store,
-            clock: parts.clock,
+            clock,
             metrics: Metrics::default(),
             keys,
             hasher,
@@ -179,6 +185,17 @@ impl Service {
         self.0.store()
     }
 
+    /// Sets the clock's offset to the database server's clock, when the settings say
+    /// so (the background job calls this every `key_refresh`). Returns the offset in
+    /// milliseconds, `None` when the clock is not taken from the database.
+    pub async fn sync_clock(&self) -> Result<Option<i64>> {
+        let core = &self.0;
+        if !core.settings.clock_from_database {
+            return Ok(None);
+        }
+        Ok(sync_clock(&core.clock, core.store()).await?)
+    }
+
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<()> {
         Ok(self.0.store().ping().await?)
@@ -208,6 +225,29 @@ impl Service {
     }
 }
 
+/// Reads the database server's clock and sets `clock`'s offset to it, measured from the
+/// middle of the round trip. `None` (offset 0) for an embedded database.
+async fn sync_clock(
+    clock: &OffsetClock,
+    store: &dyn Store,
+) -> std::result::Result<Option<i64>, StoreError> {
+    let before = clock.base_millis();
+    let Some(database) = store.database_time_millis().await? else {
+        clock.set_offset_millis(0);
+        return Ok(None);
+    };
+    let after = clock.base_millis();
+    let offset = database - (before + (after - before) / 2);
+    if (offset - clock.offset_millis()).abs() > 1_000 {
+        tracing::info!(
+            offset_ms = offset,
+            "this machine's clock differs from the database's; using the database's"
+        );
+    }
+    clock.set_offset_millis(offset);
+    Ok(Some(offset))
+}
+
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartFailure {
@@ -217,4 +257,7 @@ pub enum StartFailure {
     /// The hashing threads cannot be started.
     #[error("cannot start the password-hashing threads")]
     Threads(#[source] std::io::Error),
+    /// The database's clock cannot be read.
+    #[error("cannot read the database's clock")]
+    Clock(#[source] StoreError),
 }

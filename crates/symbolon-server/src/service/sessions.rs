@@ -6,7 +6,7 @@ use super::clients::ClientIdentity;
 use super::metrics::RefreshOutcome;
 use super::{users, AccessTokenProblem, Core, RefreshFailure, RequestMeta, Result, ServiceError};
 use symbolon_core::access::{self, AccessClaims, TokenError};
-use symbolon_core::ids::{new_jti, ClientId, Password, SessionId};
+use symbolon_core::ids::{new_jti, Capability, ClientId, Password, SessionId};
 use symbolon_core::refresh::{RefreshClaims, RefreshTokenText};
 use symbolon_core::rotation::{decide, Decision};
 use symbolon_core::UnixTime;
@@ -123,8 +123,13 @@ impl<'a> Sessions<'a> {
             user_agent: meta.user_agent.clone(),
             ip: meta.ip.map(|ip| ip.to_string()),
         };
-        if !core.store().create_session(&session).await? {
-            // Disabled between the password check and now.
+        if !core
+            .store()
+            .create_session(&session, user.credential_epoch)
+            .await?
+        {
+            // The password changed or the user was disabled since the check: the
+            // password that was checked no longer opens this account.
             return Err(ServiceError::BadCredentials);
         }
         let event = AuditEvent {
@@ -134,7 +139,7 @@ impl<'a> Sessions<'a> {
             ..AuditEvent::new(audit_kind::LOGIN_SUCCESS, now)
         };
         core.store().audit(&event).await?;
-        Ok((issue(core, &session, 0, now)?, user.id))
+        Ok((issue(core, &session, 0, now).await?, user.id))
     }
 
     /// Rotates a refresh token of `client`: the successor and a new access token, or
@@ -181,7 +186,10 @@ impl<'a> Sessions<'a> {
             now,
         };
         if let Some(session) = core.store().rotate_current(&fast).await? {
-            return Ok((issue(core, &session, claims.generation + 1, now)?, false));
+            return Ok((
+                issue(core, &session, claims.generation + 1, now).await?,
+                false,
+            ));
         }
         // Slow path: read the session and let the rules decide (grace, reuse, expiry, ...).
         let mut session = core
@@ -207,7 +215,7 @@ impl<'a> Sessions<'a> {
                         session.generation = from + 1;
                         session.rotated_at = now;
                         session.last_used_at = now;
-                        return Ok((issue(core, &session, from + 1, now)?, false));
+                        return Ok((issue(core, &session, from + 1, now).await?, false));
                     }
                     session = core
                         .store()
@@ -216,7 +224,7 @@ impl<'a> Sessions<'a> {
                         .ok_or(RefreshFailure::Invalid)?;
                 }
                 Decision::GraceReplay { successor } => {
-                    return Ok((issue(core, &session, successor, now)?, true));
+                    return Ok((issue(core, &session, successor, now).await?, true));
                 }
                 Decision::Reuse => {
                     revoke_for_reuse(core, &claims, &session, meta).await?;
@@ -383,6 +391,9 @@ impl<'a> Sessions<'a> {
         if !client.authenticated {
             return Err(ServiceError::ClientRejected);
         }
+        if !client.may(Capability::Introspect) {
+            return Err(ServiceError::NotPermitted(Capability::Introspect));
+        }
         // A resource server asking about a token does not present it: no reuse check.
         match read_refresh_token(self.core, token).await {
             Ok((claims, session)) => {
@@ -422,7 +433,12 @@ fn refresh_outcome(failure: RefreshFailure) -> RefreshOutcome {
 
 /// Signs an access token and derives the refresh token of `generation` for a session
 /// whose current generation was issued at `session.rotated_at`.
-fn issue(core: &Core, session: &SessionRecord, generation: u64, now: UnixTime) -> Result<Issued> {
+async fn issue(
+    core: &Core,
+    session: &SessionRecord,
+    generation: u64,
+    now: UnixTime,
+) -> Result<Issued> {
     let s = &core.settings;
     let claims = AccessClaims {
         iss: s.issuer.clone(),
@@ -436,8 +452,8 @@ fn issue(core: &Core, session: &SessionRecord, generation: u64, now: UnixTime) -
         preferred_username: session.username.clone(),
         nbf: None,
     };
-    let access_token =
-        access::issue(core.keys.key_set().current(), &claims).map_err(ServiceError::Signing)?;
+    let keys = core.keys.signing_set(core.store(), now).await?;
+    let access_token = access::issue(keys.current(), &claims).map_err(ServiceError::Signing)?;
     let refresh_token = core.codec.encode(RefreshClaims {
         session: session.id,
         generation,

@@ -32,6 +32,9 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// How long revoked sessions and audit rows are kept.
     pub retention: i64,
+    /// Whether the service keeps its clock in step with the database server's (a
+    /// PostgreSQL fleet then reads one time); otherwise the injected clock alone.
+    pub clock_from_database: bool,
 }
 
 /// The brute-force back-off for passwords and client secrets.

@@ -4,6 +4,7 @@ use super::{Core, Result, ServiceError};
 use std::future::Future;
 use std::net::IpAddr;
 use symbolon_core::throttle::backoff;
+use symbolon_store::{BackoffSchedule, Reservation};
 
 /// The throttle keys of a secret check: the account (or client) first, then the client
 /// address.
@@ -76,19 +77,56 @@ async fn record_failure(core: &Core, keys: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// How a secret check counts its guess against the first (account) key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Counting {
+    /// Reserved before the check (passwords): a check takes tens of milliseconds, long
+    /// enough for a wave of parallel guesses to pass a read-only block check together.
+    /// Beyond the free guesses one check runs per back-off period, on every instance.
+    Reserve,
+    /// Counted after a failed check (client secrets: a MAC, microseconds, and concurrent
+    /// calls by a busy confidential client must not count against it).
+    After,
+}
+
 /// Runs a secret check under the back-off for `keys` (the first is the account's):
 /// refused while any key is blocked, before the check and again after it, so guesses
-/// that were already queued when the block began learn nothing. `Ok(None)` from the
-/// check is a failure: it counts against every key and answers
+/// that were already queued when the block began learn nothing. With
+/// [`Counting::Reserve`] the account's guess is counted before the check, atomically
+/// with the block test (see `Store::reserve_guess`). `Ok(None)` from the check is a
+/// failure: it counts against every key (once) and answers
 /// [`ServiceError::BadCredentials`]; a success clears the account's count.
 pub(super) async fn guarded<T>(
     core: &Core,
     keys: &[String],
+    counting: Counting,
     check_secret: impl Future<Output = Result<Option<T>>>,
 ) -> Result<T> {
     check(core, keys).await?;
-    let outcome = check_secret.await?;
-    check(core, keys).await?;
+    let (reserved, rest) = match (counting, keys.split_first()) {
+        (Counting::Reserve, Some((account, rest))) => {
+            reserve(core, account).await?;
+            (Some(account), rest)
+        }
+        _ => (None, keys),
+    };
+    // The reserved key was settled before the check; the others are checked again.
+    let outcome = match check_secret.await {
+        Ok(outcome) => check(core, rest).await.map(|()| outcome),
+        Err(e) => Err(e),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // Not checked (the hashing queue is full, the store failed) or not answered
+            // (an address block began meanwhile): give the guess back, so that an
+            // overloaded server does not lock its users out.
+            if let Some(account) = reserved {
+                core.store().release_guess(account).await?;
+            }
+            return Err(e);
+        }
+    };
     match outcome {
         Some(value) => {
             if let Some(account) = keys.first() {
@@ -97,8 +135,25 @@ pub(super) async fn guarded<T>(
             Ok(value)
         }
         None => {
-            record_failure(core, keys).await?;
+            record_failure(core, rest).await?;
             Err(ServiceError::BadCredentials)
         }
+    }
+}
+
+/// Reserves a guess at an account key, or refuses while it is blocked.
+async fn reserve(core: &Core, account: &str) -> Result<()> {
+    let t = &core.settings.throttle;
+    let schedule = BackoffSchedule {
+        allowed: t.account_failures_allowed,
+        max_backoff: t.max_backoff,
+        failure_window: t.failure_window,
+    };
+    let now = core.now();
+    match core.store().reserve_guess(account, now, &schedule).await? {
+        Reservation::Reserved(_) => Ok(()),
+        Reservation::Blocked(until) => Err(ServiceError::Throttled {
+            retry_after: (until - now).max(1) as u64,
+        }),
     }
 }

@@ -2,7 +2,7 @@
 //! the password check that login shares.
 
 use super::sessions::Authenticated;
-use super::throttle::{guarded, throttle_keys};
+use super::throttle::{guarded, throttle_keys, Counting};
 use super::{Core, RequestMeta, Result, ServiceError};
 use symbolon_core::ids::{Password, UserId, Username};
 use symbolon_store::{audit_kind, AuditEvent, StoreError, UserRecord};
@@ -38,6 +38,7 @@ impl<'a> Users<'a> {
             password_hash,
             created_at: core.now(),
             disabled_at: None,
+            credential_epoch: 0,
         };
         core.store().create_user(&user).await.map_err(|e| match e {
             StoreError::Conflict => ServiceError::UsernameTaken,
@@ -116,16 +117,32 @@ pub(super) async fn check_password(
         .unwrap_or_else(|| "(invalid)".into());
     let keys = throttle_keys(&format!("acct:{key}"), meta.ip);
     let mut failed_user = None;
-    let result = guarded(core, &keys, async {
+    let result = guarded(core, &keys, Counting::Reserve, async {
         let user = match &parsed {
             Some(_) => core.store().user_by_name(&key).await?,
             None => None,
         };
         // An unknown or malformed username is checked against a dummy hash: same cost.
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let ok = core.hasher.verify(&core.metrics, password, stored).await?;
+        let (ok, rehashed) = core
+            .hasher
+            .verify_and_rehash(&core.metrics, password, stored)
+            .await?;
         match user {
-            Some(user) if ok && user.disabled_at.is_none() => Ok::<_, ServiceError>(Some(user)),
+            Some(mut user) if ok && user.disabled_at.is_none() => {
+                if let Some(new_hash) = rehashed {
+                    // Only if the hash is still the one checked (a password change may
+                    // have replaced it); the credentials epoch stays: same password.
+                    if core
+                        .store()
+                        .rehash_password(&user.id, &user.password_hash, &new_hash)
+                        .await?
+                    {
+                        user.password_hash = new_hash;
+                    }
+                }
+                Ok::<_, ServiceError>(Some(user))
+            }
             other => {
                 failed_user = other.map(|u| u.id);
                 Ok(None)

@@ -42,6 +42,16 @@ impl TestApp {
         TestApp(self.0.restart().await)
     }
 
+    /// Restarts with another configuration (same files and clock).
+    pub async fn restart_with(self, config: Config) -> TestApp {
+        TestApp(self.0.restart_with(config).await)
+    }
+
+    /// A second instance on the same database, keys and clock.
+    pub async fn another_instance(&self) -> TestApp {
+        TestApp(self.0.another_instance().await)
+    }
+
     /// Stops the server (see [`TestServer::stop`]).
     pub async fn shutdown(&mut self) {
         self.0.stop().await;

@@ -7,6 +7,7 @@ mod helpers;
 mod bad_input;
 mod connections;
 mod jwt;
+mod keys;
 mod oauth;
 mod ops;
 mod properties;

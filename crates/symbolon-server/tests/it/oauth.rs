@@ -7,26 +7,42 @@ use crate::helpers::{
 };
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
-use symbolon_core::ids::Password;
+use symbolon_core::ids::{Capability, Password};
 use symbolon_core::keys::SigningAlg;
 
 const BACKEND: (&str, &str) = ("backend", "the backend secret");
+const WEBAPP: (&str, &str) = ("webapp", "the webapp's secret");
 
 /// Registers a client: confidential with a secret, public without (as `symbolon client
 /// add` does).
 async fn add_client(app: &TestApp, client_id: &str, secret: Option<&str>) {
+    add_client_with(app, client_id, secret, &[]).await;
+}
+
+async fn add_client_with(
+    app: &TestApp,
+    client_id: &str,
+    secret: Option<&str>,
+    capabilities: &[Capability],
+) {
     app.service()
         .clients()
-        .create(client_id, secret.map(|s| Password::new(s.into())))
+        .create(
+            client_id,
+            secret.map(|s| Password::new(s.into())),
+            capabilities,
+        )
         .await
         .expect("client created");
 }
 
-/// An app with alice, the confidential client `backend` and the public client `mobile`.
+/// An app with alice, the confidential client `backend` (which may introspect), the
+/// confidential client `webapp` (which may not) and the public client `mobile`.
 async fn app() -> TestApp {
     let app = spawn_app().await;
     app.add_user("alice", ALICE_PASSWORD).await;
-    add_client(&app, BACKEND.0, Some(BACKEND.1)).await;
+    add_client_with(&app, BACKEND.0, Some(BACKEND.1), &[Capability::Introspect]).await;
+    add_client(&app, WEBAPP.0, Some(WEBAPP.1)).await;
     add_client(&app, "mobile", None).await;
     app
 }
@@ -370,6 +386,16 @@ async fn introspection_requires_an_authenticated_client() {
         "Basic realm=\"symbolon\""
     );
     assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    // Authenticated, but not registered to introspect: a confidential client of users
+    // must not learn about every other client's tokens.
+    let not_allowed = post(
+        &app,
+        "/oauth/introspect",
+        &[("token", &session.access)],
+        Some(WEBAPP),
+    )
+    .await;
+    assert_error(not_allowed, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
 #[tokio::test]

@@ -197,3 +197,40 @@ async fn a_database_outage_answers_503_with_retry_after() {
     let next = app.refresh(&tokens.refresh).await;
     assert_eq!(app.me_status(&next.access).await, StatusCode::OK);
 }
+
+/// Instances of a fleet decide the reuse grace, expiry and key activation by their
+/// clocks; with `clock_from_database` (the default) they take PostgreSQL's, so a machine
+/// whose clock is off (here: the test's manual clock, stopped in 2027) still agrees with
+/// the others.
+#[tokio::test]
+async fn a_fleet_instance_takes_the_time_from_postgresql() {
+    let Some(db) = symbolon_testkit::PgDatabase::create().await else {
+        return;
+    };
+    let url = db.url.clone();
+    let app = crate::helpers::spawn_with(move |c| {
+        c.database_url = url;
+        c.clock_from_database = true;
+    })
+    .await;
+    let real = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let now = app.service().now();
+    assert!(
+        (now - real).abs() <= 2,
+        "the service reads {now}, PostgreSQL's clock (this machine's) says {real}; the manual clock says {}",
+        crate::helpers::T0
+    );
+    // The injected clock still moves the service's time (tests age tokens with it).
+    app.clock.advance(60);
+    assert!((app.service().now() - real - 60).abs() <= 2);
+    let offset = app
+        .service()
+        .sync_clock()
+        .await
+        .expect("sync")
+        .expect("an offset");
+    assert!(((crate::helpers::T0 + 60) * 1000 + offset - real * 1000).abs() <= 2_000);
+}

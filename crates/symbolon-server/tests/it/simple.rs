@@ -142,6 +142,107 @@ async fn repeated_failures_throttle_the_account_even_for_the_right_password() {
     app.login("alice", ALICE_PASSWORD).await;
 }
 
+/// Status codes of `n` logins to one account sent at once.
+async fn parallel_logins(app: &TestApp, n: usize, password: &str) -> Vec<StatusCode> {
+    let logins = (0..n).map(|_| app.login_response("alice", password));
+    futures::future::join_all(logins)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect()
+}
+
+fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+/// A wave of guesses sent together must not all be checked because each read "not
+/// blocked" before any had failed: each guess is reserved (counted) before its check,
+/// so a fresh account gets its free guesses plus the one of the first back-off period,
+/// and an account whose block just ended gets one.
+#[tokio::test]
+async fn parallel_guesses_get_one_check_per_back_off_period() {
+    let app = spawn_with(|c| c.max_queued_logins = 64).await;
+    app.add_user("alice", ALICE_PASSWORD).await;
+    let allowed = app.config.account_failures_allowed as usize;
+
+    let statuses = parallel_logins(&app, 20, "wrong password").await;
+    let checked = count(&statuses, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        checked + count(&statuses, StatusCode::TOO_MANY_REQUESTS),
+        20,
+        "{statuses:?}"
+    );
+    assert_eq!(checked, allowed + 1, "guesses checked on a fresh account");
+
+    for wave in 0..3 {
+        let response = app.login_response("alice", "wrong password").await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: i64 = header(&response, "retry-after").parse().expect("seconds");
+        app.clock.advance(wait);
+        let statuses = parallel_logins(&app, 20, "wrong password").await;
+        assert_eq!(
+            count(&statuses, StatusCode::UNAUTHORIZED),
+            1,
+            "wave {wave} after a block: {statuses:?}"
+        );
+    }
+}
+
+/// The price of reserving guesses: logins to one account beyond the free guesses that
+/// are in flight at once may be refused with 429 and `Retry-After`, never with 401, and
+/// the account is not locked by them: the successes clear its count.
+#[tokio::test]
+async fn parallel_right_passwords_are_answered_or_asked_to_retry() {
+    let app = spawn_with(|c| c.max_queued_logins = 64).await;
+    app.add_user("alice", ALICE_PASSWORD).await;
+    let allowed = app.config.account_failures_allowed as usize;
+    let statuses = parallel_logins(&app, 12, ALICE_PASSWORD).await;
+    assert!(count(&statuses, StatusCode::OK) > allowed, "{statuses:?}");
+    assert_eq!(
+        count(&statuses, StatusCode::OK) + count(&statuses, StatusCode::TOO_MANY_REQUESTS),
+        12,
+        "{statuses:?}"
+    );
+    app.login("alice", ALICE_PASSWORD).await;
+}
+
+/// A hash made with other Argon2id parameters verifies in another time than the dummy
+/// hash of unknown users; the first successful login after a parameter change stores a
+/// hash with the new ones, without ending any session.
+#[tokio::test]
+async fn a_login_rehashes_a_password_made_with_old_parameters() {
+    let mut app = spawn_app().await;
+    app.add_user("alice", ALICE_PASSWORD).await;
+    let before = app.login("alice", ALICE_PASSWORD).await;
+    let stored = |app: &TestApp| {
+        let service = app.service().clone();
+        async move {
+            service
+                .store()
+                .user_by_name("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+        }
+    };
+    let old_hash = stored(&app).await;
+    assert!(old_hash.contains("$m=64,t=1,p=1$"), "{old_hash}");
+
+    app.shutdown().await;
+    let mut config = app.config.clone();
+    config.argon2_memory_kib = 128;
+    let app = app.restart_with(config).await;
+    app.login("alice", ALICE_PASSWORD).await;
+    let new_hash = stored(&app).await;
+    assert!(new_hash.contains("$m=128,t=1,p=1$"), "{new_hash}");
+    // Same password, same sessions.
+    app.refresh(&before.refresh).await;
+    app.login("alice", ALICE_PASSWORD).await;
+    assert_eq!(stored(&app).await, new_hash, "rehashed once");
+}
+
 // ---- POST /token/refresh ----
 
 #[tokio::test]

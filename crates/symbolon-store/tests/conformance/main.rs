@@ -79,3 +79,97 @@ async fn an_unopenable_database_is_unavailable_with_its_cause_once() {
     );
     assert_eq!(text.matches("symbolon_no_such_db").count(), 1, "{text}");
 }
+
+/// PostgreSQL under READ COMMITTED: a `user disable` has updated the user row and revoked
+/// the sessions it can see, and has not committed; a login's session insert that runs
+/// now must wait for it and then find the user disabled. Without the row lock the
+/// insert reads the old committed row, commits a session the disable never saw, and the
+/// disabled user keeps it. The open transaction runs `Store::disable_user`'s statements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_login_racing_a_disable_waits_for_it() {
+    use std::time::Duration;
+    use symbolon_core::ids::{SessionId, UserId};
+    use symbolon_store::{SessionRecord, UserRecord};
+
+    let Some(database) = symbolon_testkit::PgDatabase::create().await else {
+        return;
+    };
+    let store = symbolon_store::connect(&database.url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    let now = 1_800_000_000;
+    let user = UserRecord {
+        id: UserId::generate(),
+        username: "ida".into(),
+        password_hash: "$argon2id$x".into(),
+        created_at: now,
+        disabled_at: None,
+        credential_epoch: 0,
+    };
+    store.create_user(&user).await.unwrap();
+    let session = SessionRecord {
+        id: SessionId::generate(),
+        user_id: user.id,
+        username: "ida".into(),
+        client_id: "symbolon".into(),
+        generation: 0,
+        created_at: now,
+        rotated_at: now,
+        last_used_at: now,
+        absolute_end: now + 1000,
+        revoked_at: None,
+        user_agent: None,
+        ip: None,
+    };
+
+    let raw = sqlx::PgPool::connect(&database.url).await.unwrap();
+    let mut disable = raw.begin().await.unwrap();
+    sqlx::query(
+        "UPDATE users SET disabled_at = $1, credential_epoch = credential_epoch + 1 \
+         WHERE id = $2 AND disabled_at IS NULL",
+    )
+    .bind(now)
+    .bind(user.id.to_string())
+    .execute(&mut *disable)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user.id.to_string())
+        .execute(&mut *disable)
+        .await
+        .unwrap();
+
+    let login = tokio::spawn({
+        let store = store.clone();
+        let session = session.clone();
+        async move { store.create_session(&session, 0).await.unwrap() }
+    });
+    // Commit only once the insert has either finished or is waiting on a lock, so that
+    // the insert certainly ran inside the disable's window.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        if waiting > 0 || login.is_finished() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the insert neither finished nor waited"
+        );
+        tokio::task::yield_now().await;
+    }
+    disable.commit().await.unwrap();
+    let inserted = login.await.unwrap();
+    let live = store.live_sessions(&user.id, now).await.unwrap();
+    assert!(
+        !inserted && live.is_empty(),
+        "a login racing the disable left a live session (inserted: {inserted})"
+    );
+    raw.close().await;
+}

@@ -2,7 +2,7 @@
 
 use futures::future::join_all;
 use std::collections::HashSet;
-use symbolon_core::ids::{SessionId, UserId};
+use symbolon_core::ids::{Capability, SessionId, UserId};
 use symbolon_store::{
     audit_kind, AuditEvent, ClientRecord, PurgeCutoffs, RotateCurrent, SessionRecord,
     SigningKeyRecord, Store, StoreError, UserRecord,
@@ -16,6 +16,7 @@ crate::conformance!(
     concurrent_rotations_have_exactly_one_winner,
     revocation_happens_once_with_one_audit_row,
     password_change_keeps_only_the_current_session,
+    a_session_starts_only_under_the_credentials_that_were_checked,
     throttle_counts_restart_after_the_window_and_blocks_never_shrink,
     the_quiet_window_starts_when_the_block_ends,
     key_rotation_retires_the_old_keys,
@@ -33,6 +34,7 @@ fn user(name: &str) -> UserRecord {
         password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
         created_at: NOW,
         disabled_at: None,
+        credential_epoch: 0,
     }
 }
 
@@ -57,7 +59,7 @@ async fn with_session(store: &dyn Store, name: &str) -> (UserRecord, SessionReco
     let u = user(name);
     store.create_user(&u).await.unwrap();
     let s = session(&u, NOW, 1000);
-    assert!(store.create_session(&s).await.unwrap());
+    assert!(store.create_session(&s, 0).await.unwrap());
     (u, s)
 }
 
@@ -91,7 +93,7 @@ async fn users_are_unique_case_insensitively(store: &dyn Store) {
 async fn disabling_a_user_revokes_every_session(store: &dyn Store) {
     let (u, s) = with_session(store, "carol").await;
     let other = session(&u, NOW, 1000);
-    assert!(store.create_session(&other).await.unwrap());
+    assert!(store.create_session(&other, 0).await.unwrap());
     assert!(store.disable_user(&u.id, NOW + 1).await.unwrap());
     assert!(
         !store.disable_user(&u.id, NOW + 2).await.unwrap(),
@@ -276,7 +278,7 @@ async fn revocation_happens_once_with_one_audit_row(store: &dyn Store) {
 async fn password_change_keeps_only_the_current_session(store: &dyn Store) {
     let (u, keep) = with_session(store, "grace").await;
     let other = session(&u, NOW, 1000);
-    assert!(store.create_session(&other).await.unwrap());
+    assert!(store.create_session(&other, 0).await.unwrap());
     store
         .change_password(&u.id, "$argon2id$new", Some(&keep.id), NOW + 1)
         .await
@@ -320,6 +322,68 @@ async fn password_change_keeps_only_the_current_session(store: &dyn Store) {
         [event],
         "the revocation and its audit row are one write"
     );
+}
+
+/// A login reads the user (hash and epoch), checks the password for tens of
+/// milliseconds, then inserts its session: a password change or a disable in between
+/// must make the insert fail, or the session would outlive them.
+async fn a_session_starts_only_under_the_credentials_that_were_checked(store: &dyn Store) {
+    let u = user("hedy");
+    store.create_user(&u).await.unwrap();
+    let checked = store.user_by_name("hedy").await.unwrap().unwrap();
+    assert_eq!(checked.credential_epoch, 0);
+    store
+        .change_password(&u.id, "$argon2id$new", None, NOW + 1)
+        .await
+        .unwrap();
+    let late = session(&u, NOW + 1, 1000);
+    assert!(
+        !store
+            .create_session(&late, checked.credential_epoch)
+            .await
+            .unwrap(),
+        "a login checked against the old password started a session after the change"
+    );
+    assert!(store.session(&late.id).await.unwrap().is_none());
+
+    let rechecked = store.user_by_name("hedy").await.unwrap().unwrap();
+    assert_eq!(rechecked.credential_epoch, 1);
+    // A rehash (same password, new parameters) replaces only the hash it was given and
+    // keeps the epoch.
+    assert!(!store
+        .rehash_password(&u.id, "$argon2id$stale", "$argon2id$rehashed")
+        .await
+        .unwrap());
+    assert!(store
+        .rehash_password(&u.id, "$argon2id$new", "$argon2id$rehashed")
+        .await
+        .unwrap());
+    let rehashed = store.user_by_name("hedy").await.unwrap().unwrap();
+    assert_eq!(
+        (rehashed.password_hash.as_str(), rehashed.credential_epoch),
+        ("$argon2id$rehashed", 1)
+    );
+    let current = session(&u, NOW + 2, 1000);
+    assert!(store
+        .create_session(&current, rechecked.credential_epoch)
+        .await
+        .unwrap());
+
+    assert!(store.disable_user(&u.id, NOW + 3).await.unwrap());
+    let after_disable = store.user_by_id(&u.id).await.unwrap().unwrap();
+    assert_eq!(after_disable.credential_epoch, 2);
+    for epoch in [rechecked.credential_epoch, after_disable.credential_epoch] {
+        let s = session(&u, NOW + 3, 1000);
+        assert!(
+            !store.create_session(&s, epoch).await.unwrap(),
+            "a disabled user got a session (epoch {epoch})"
+        );
+    }
+    assert!(store
+        .live_sessions(&u.id, NOW + 3)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn throttle_counts_restart_after_the_window_and_blocks_never_shrink(store: &dyn Store) {
@@ -424,19 +488,21 @@ async fn the_quiet_window_starts_when_the_block_ends(store: &dyn Store) {
 }
 
 async fn key_rotation_retires_the_old_keys(store: &dyn Store) {
-    let key = |kid: &str, at: i64| SigningKeyRecord {
+    let key = |kid: &str, at: i64, active_at: i64| SigningKeyRecord {
         kid: kid.into(),
         alg: "EdDSA".into(),
         wrapped_private: vec![1, 2, 3, 0, 255],
         created_at: at,
+        active_at,
         retired_at: None,
     };
     store
-        .insert_signing_key(&key("k1", NOW), None)
+        .insert_signing_key(&key("k1", NOW, NOW), None)
         .await
         .unwrap();
+    // Published now, signing from NOW + 130; the old key signs until then.
     store
-        .insert_signing_key(&key("k2", NOW + 10), Some(NOW + 10))
+        .insert_signing_key(&key("k2", NOW + 10, NOW + 130), Some(NOW + 130))
         .await
         .unwrap();
     let keys = store.signing_keys().await.unwrap();
@@ -446,8 +512,9 @@ async fn key_rotation_retires_the_old_keys(store: &dyn Store) {
     );
     assert_eq!(
         (keys[0].retired_at, keys[1].retired_at),
-        (None, Some(NOW + 10))
+        (None, Some(NOW + 130))
     );
+    assert_eq!((keys[0].active_at, keys[1].active_at), (NOW + 130, NOW));
     assert_eq!(keys[1].wrapped_private, vec![1, 2, 3, 0, 255]);
     assert!(store
         .recent_audit(5)
@@ -462,6 +529,7 @@ async fn clients_round_trip(store: &dyn Store) {
         client_id: "api".into(),
         secret_hash: Some("$argon2id$x".into()),
         created_at: NOW,
+        capabilities: vec![Capability::Introspect],
     };
     store.create_client(&client).await.unwrap();
     assert!(matches!(
@@ -469,6 +537,14 @@ async fn clients_round_trip(store: &dyn Store) {
         Err(StoreError::Conflict)
     ));
     assert_eq!(store.client("api").await.unwrap(), Some(client));
+    let plain = ClientRecord {
+        client_id: "app".into(),
+        secret_hash: Some("$argon2id$y".into()),
+        created_at: NOW,
+        capabilities: vec![],
+    };
+    store.create_client(&plain).await.unwrap();
+    assert_eq!(store.client("app").await.unwrap(), Some(plain));
     assert_eq!(store.client("nope").await.unwrap(), None);
 }
 
@@ -493,11 +569,11 @@ async fn purge_is_bounded_and_spares_live_rows(store: &dyn Store) {
     let mut expired = HashSet::new();
     for _ in 0..5 {
         let s = session(&u, NOW - 2000, 1000);
-        assert!(store.create_session(&s).await.unwrap());
+        assert!(store.create_session(&s, 0).await.unwrap());
         expired.insert(s.id);
     }
     let live = session(&u, NOW, 1000);
-    assert!(store.create_session(&live).await.unwrap());
+    assert!(store.create_session(&live, 0).await.unwrap());
     // One batch: two of the five ended sessions, and the one stale throttle row.
     assert_eq!(store.purge(&cutoffs, 2).await.unwrap(), 3);
     // The rest, two rows a batch: three ended sessions are two more batches. A purge that
