@@ -18,7 +18,7 @@ use std::sync::Arc;
 use symbolon_client::reqwest::{self, Method};
 use symbolon_client::{
     choose_key_from, reopen_key, Client, EncryptedFileStore, Error, KeySource, Keyring,
-    LogoutScope, Secret,
+    LogoutScope, MemoryStore, Secret, StoredTokens, TokenStore,
 };
 use symbolon_proto::{MeView, SessionView};
 
@@ -372,18 +372,17 @@ async fn login(
     } else {
         rpassword::prompt_password(format!("Password for {username} at {server}: "))?
     });
-    // A login replaces the profile's session: end the old one first (best effort),
-    // through its own key.
-    if let Some(previous) = previous.as_ref().filter(|p| p.server == server) {
-        if let Ok(old) = store_of(&dir, profile, previous) {
-            let old = build_client(&server, Arc::new(old))?;
-            if let Ok(Some(_)) = old.session_id().await {
-                if let Err(e) = old.logout().await {
-                    eprintln!("note: could not end the previous session: {e}");
-                }
-            }
-        }
-    }
+    // A login replaces the profile's session. The old one ends only after the new one is
+    // saved, so a failed login (a mistyped password, the server away) leaves the profile
+    // working. Its tokens are read now (not adopted by anything) and ended afterwards by
+    // their refresh token.
+    let old_tokens = match previous.as_ref().filter(|p| p.server == server) {
+        Some(previous) => match store_of(&dir, profile, previous) {
+            Ok(old) => old.load().await.ok().flatten(),
+            Err(_) => None,
+        },
+        None => None,
+    };
     let (store, key) = new_store(&dir, profile)?;
     let client = build_client(&server, Arc::new(store))?;
     let session = client.login(&username, password.expose()).await?;
@@ -398,7 +397,28 @@ async fn login(
         },
     )?;
     println!("logged in as {username} at {server} (session {session}, profile {profile})");
+    if let Some(old) = old_tokens.filter(|old| old.session_id != session) {
+        end_old_session(&server, old).await;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ends a replaced session by its refresh token, through a client that holds only that
+/// token in memory (the profile's store is never touched). Best effort: a failure is a
+/// note, the new login stands.
+async fn end_old_session(server: &str, old: StoredTokens) {
+    let memory = MemoryStore::new();
+    let ended = async {
+        memory.save(&old).await?;
+        Client::builder(server)
+            .store(Arc::new(memory))
+            .build()?
+            .logout()
+            .await
+    };
+    if let Err(e) = ended.await {
+        eprintln!("note: could not end the previous session: {e}");
+    }
 }
 
 /// What `request` may send the token to besides the profile's server.

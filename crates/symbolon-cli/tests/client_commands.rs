@@ -453,3 +453,45 @@ fn a_client_directory_others_can_write_to_is_refused() {
     let whoami = client(&home, &["whoami"], "", None);
     assert_eq!(whoami.status.code(), Some(1), "{}", stderr(&whoami));
 }
+
+/// A login over a working profile: a mistyped password leaves the profile working (the
+/// old session used to be ended before the new login was tried), and a successful login
+/// ends the old session only after the new one is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_over_a_profile_ends_the_old_session_only_once_the_new_one_is_saved() {
+    let app = TestServer::spawn().await;
+    app.add_user("alice", PASSWORD).await;
+    let url = app.url.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("client-home");
+    ok(&blocking(|| {
+        login(&home, "default", &url, "alice", PASSWORD, None)
+    }));
+    let old_token = ok(&blocking(|| client(&home, &["token"], "", None)))
+        .trim()
+        .to_owned();
+
+    let mistyped = blocking(|| login(&home, "default", &url, "alice", "not the password", None));
+    assert_eq!(mistyped.status.code(), Some(1), "{}", stderr(&mistyped));
+    assert!(stderr(&mistyped).contains("wrong username or password"));
+    assert!(
+        ok(&blocking(|| client(&home, &["whoami"], "", None))).starts_with("alice at "),
+        "the profile still works after a failed login"
+    );
+    assert_eq!(
+        me_status(&url, &old_token).await,
+        200,
+        "the old session lives"
+    );
+
+    ok(&blocking(|| {
+        login(&home, "default", &url, "alice", PASSWORD, None)
+    }));
+    assert!(ok(&blocking(|| client(&home, &["whoami"], "", None))).starts_with("alice at "));
+    assert_eq!(
+        me_status(&url, &old_token).await,
+        401,
+        "the replaced session was ended"
+    );
+    assert_eq!(app.refreshes("reuse_detected"), 0);
+}
