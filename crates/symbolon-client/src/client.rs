@@ -575,11 +575,13 @@ impl Client {
         self.ensure_loaded().await?;
         let (generation, live) = self.snapshot();
         match live {
-            None => Err(Error::LoginRequired),
             Some(live) if !live.expiry.needs_refresh(Instant::now(), self.inner.margin) => {
                 Ok(Token::new(generation, live))
             }
-            Some(_) => self.refresh_from(generation).await,
+            // Due, or none at all: without tokens, another process sharing the store may
+            // have logged in since they were read, and `refresh_from` looks at the store
+            // (under its lock) before refreshing or answering `LoginRequired`.
+            _ => self.refresh_from(generation).await,
         }
     }
 
@@ -643,7 +645,8 @@ impl Client {
             return Ok(Some((self.snapshot().0, live.clone(), false)));
         }
         match (live, self.inner.store.load().await?) {
-            (_, None) => {
+            (None, None) => Ok(None),
+            (Some(_), None) => {
                 self.replace(None);
                 self.inner.events.send_replace(TokenEvent::LoggedOut);
                 Ok(None)

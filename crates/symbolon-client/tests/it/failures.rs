@@ -92,6 +92,43 @@ async fn no_tokens_is_login_required() {
     ));
 }
 
+/// A client that found no tokens looks at its store again (under the lock) before it
+/// says "log in": a daemon sharing a token file with the CLI picks up a new login
+/// without a restart.
+#[tokio::test]
+async fn a_client_without_tokens_picks_up_a_login_saved_by_another() {
+    let server = spawn_server().await;
+    let shared = Arc::new(MemoryStore::new());
+    let daemon = server.client_with(shared.clone(), std::time::Duration::from_secs(60));
+    assert!(matches!(
+        daemon.access_token().await,
+        Err(Error::LoginRequired)
+    ));
+    let mut events = daemon.events();
+    events.borrow_and_update();
+    // Another process logs in and saves to the same store.
+    let cli = server.client_with(shared.clone(), std::time::Duration::from_secs(60));
+    let session = cli.login(ALICE, PASSWORD).await.expect("login");
+    let response = daemon.send(server.me(&daemon)).await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(daemon.session_id().await.expect("id"), Some(session));
+    assert_eq!(daemon.refresh_requests(), 0, "adopted, not refreshed");
+    // Still logged out: asking again changes nothing and announces nothing.
+    let idle = server.client_with(
+        Arc::new(MemoryStore::new()),
+        std::time::Duration::from_secs(60),
+    );
+    let mut idle_events = idle.events();
+    idle_events.borrow_and_update();
+    for _ in 0..2 {
+        assert!(matches!(
+            idle.access_token().await,
+            Err(Error::LoginRequired)
+        ));
+    }
+    assert!(!idle_events.has_changed().expect("sender alive"));
+}
+
 #[tokio::test]
 async fn logout_revokes_and_forgets() {
     let server = spawn_server().await;
