@@ -469,18 +469,22 @@ impl Client {
                 }
                 Ok(())
             }
-            // The refresh token was refused: this session was over already.
-            StatusCode::UNAUTHORIZED => {
-                self.forget().await?;
-                if scope == LogoutScope::Local {
-                    self.inner.events.send_replace(TokenEvent::LoggedOut);
-                    Ok(())
-                } else {
-                    self.inner.events.send_replace(TokenEvent::LoginRequired);
-                    Err(Error::LoginRequired)
+            _ => match error_of(response).await {
+                // The refresh token was refused: this session was over already. Only
+                // `invalid_grant` says so; any other 401 (a proxy's, `invalid_client`)
+                // says nothing about the tokens, which are kept.
+                Error::Server { code, .. } if code == "invalid_grant" => {
+                    self.forget().await?;
+                    if scope == LogoutScope::Local {
+                        self.inner.events.send_replace(TokenEvent::LoggedOut);
+                        Ok(())
+                    } else {
+                        self.inner.events.send_replace(TokenEvent::LoginRequired);
+                        Err(Error::LoginRequired)
+                    }
                 }
-            }
-            _ => Err(error_of(response).await),
+                other => Err(other),
+            },
         }
     }
 

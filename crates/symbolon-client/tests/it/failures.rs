@@ -2,9 +2,12 @@
 //! ends the session on the client too.
 
 use crate::helpers::*;
+use crate::listener::Recorder;
 use reqwest::StatusCode;
 use std::sync::Arc;
-use symbolon_client::{Error, LogoutScope, MemoryStore, StoredTokens, TokenEvent, TokenStore};
+use symbolon_client::{
+    Client, Error, LogoutScope, MemoryStore, StoredTokens, TokenEvent, TokenStore,
+};
 
 /// The server stops answering when a refresh is due: the error is transient, the tokens
 /// stay, and once the server is back (same database, same port) the next request
@@ -248,4 +251,37 @@ async fn a_failed_save_after_a_rotation_does_not_replay_the_spent_token() {
     );
     let saved = store.load().await.expect("load").expect("tokens");
     assert_ne!(saved.refresh_token, spent.refresh_token, "saved at last");
+}
+
+/// A 401 from `POST /logout` that is not `invalid_grant` (here a proxy in front of the
+/// server that wants its own authentication) is an error, and the tokens are kept: only
+/// a refused refresh token means the session is over.
+#[tokio::test]
+async fn a_logout_refused_by_a_proxy_keeps_the_tokens() {
+    let server = spawn_server().await;
+    let proxy = Recorder::spawn("127.0.0.1", |_| {
+        (
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nwww-authenticate: Basic realm=\"proxy\"".into(),
+            r#"{"error":"invalid_client","error_description":"proxy authentication required"}"#.into(),
+        )
+    })
+    .await;
+    let store = Arc::new(MemoryStore::new());
+    let logged_in = server.logged_in_with(store.clone(), ALWAYS_DUE).await;
+    let saved = store.load().await.expect("load").expect("tokens");
+    drop(logged_in);
+    let behind_proxy = Client::builder(proxy.url())
+        .store(store.clone())
+        .build()
+        .expect("client");
+    let err = behind_proxy.logout().await.expect_err("the proxy refused");
+    assert!(
+        matches!(&err, Error::Server { status: 401, code, .. } if code == "invalid_client"),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.load().await.expect("load"),
+        Some(saved),
+        "tokens kept"
+    );
 }
