@@ -592,7 +592,24 @@ impl Client {
     /// Refreshes unless the tokens changed since `seen` (then whoever changed them did
     /// the work, and their result is used). One refresh at a time in this process, and
     /// under the store's lock, one at a time across processes sharing the store.
+    ///
+    /// The refresh runs in a task of its own that the caller awaits: a caller that gives
+    /// up (a timeout around `send`, a `select!`, a dropped handler) does not cancel it
+    /// between the server's rotation and the save of the successor.
     pub(crate) async fn refresh_from(&self, seen: u64) -> Result<Token> {
+        let this = self.clone();
+        match tokio::spawn(async move { this.refresh_in_task(seen).await }).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Transient {
+                reason: "the refresh was stopped with the runtime".into(),
+                retry_after: None,
+                source: None,
+            }),
+        }
+    }
+
+    async fn refresh_in_task(&self, seen: u64) -> Result<Token> {
         let _flight = self.inner.refresh_lock.lock().await;
         let (generation, live) = self.snapshot();
         if generation != seen {
@@ -691,10 +708,11 @@ impl Client {
         // Memory first: the server has rotated already, so even if the store cannot be
         // written this process must go on with the successor, not the spent token.
         let generation = self.replace(Some(live.clone()));
-        if let Err(e) = self.inner.store.save(&live.stored).await {
-            self.inner.unsaved.store(true, Ordering::SeqCst);
-            return Err(e);
-        }
+        // Unsaved until the save returns: if it fails, or this future is dropped while it
+        // runs, the next refresh writes memory to the store instead of adopting the spent
+        // token the store still holds.
+        self.inner.unsaved.store(true, Ordering::SeqCst);
+        self.inner.store.save(&live.stored).await?;
         self.inner.unsaved.store(false, Ordering::SeqCst);
         Ok(Token::new(generation, live))
     }

@@ -285,3 +285,75 @@ async fn a_logout_refused_by_a_proxy_keeps_the_tokens() {
         "tokens kept"
     );
 }
+
+/// A store whose saves wait at a gate while it is closed, to stop a refresh between the
+/// server's rotation and the save of the successor.
+#[derive(Debug, Default)]
+struct GatedStore {
+    inner: MemoryStore,
+    closed: std::sync::atomic::AtomicBool,
+    waiting: tokio::sync::Notify,
+    open: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl TokenStore for GatedStore {
+    async fn load(&self) -> symbolon_client::Result<Option<StoredTokens>> {
+        self.inner.load().await
+    }
+    async fn save(&self, tokens: &StoredTokens) -> symbolon_client::Result<()> {
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            let opened = self.open.notified();
+            self.waiting.notify_one();
+            opened.await;
+        }
+        self.inner.save(tokens).await
+    }
+    async fn clear(&self) -> symbolon_client::Result<()> {
+        self.inner.clear().await
+    }
+}
+
+/// A caller that gives up while its refresh is saving the successor (a timeout around
+/// `send`) does not cancel the refresh: the successor is saved when the save can go on,
+/// and no spent token is ever presented (the server would call it reuse and end the
+/// session).
+#[tokio::test]
+async fn a_caller_giving_up_mid_refresh_does_not_lose_the_successor() {
+    let server = spawn_server().await;
+    let store = Arc::new(GatedStore::default());
+    let client = server
+        .logged_in_with(store.clone(), std::time::Duration::from_secs(60))
+        .await;
+    let spent = store.load().await.expect("load").expect("tokens");
+
+    store
+        .closed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    server.expire_access_tokens();
+    let waiting = store.waiting.notified();
+    let caller = tokio::spawn({
+        let client = client.clone();
+        async move { client.refresh().await }
+    });
+    waiting.await; // the server rotated; the successor is being saved
+    caller.abort();
+    assert!(caller.await.expect_err("aborted").is_cancelled());
+    assert_eq!(server.refreshes("rotated"), 1);
+
+    store
+        .closed
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    store.open.notify_one();
+    server.clock.advance(200); // past the reuse grace
+    server.expire_access_tokens();
+    assert_eq!(server.me_status_via(&client).await, StatusCode::OK);
+    assert_eq!(
+        server.refreshes("reuse_detected"),
+        0,
+        "the spent token was not sent"
+    );
+    assert_eq!(server.refreshes("rotated"), 2);
+    let saved = store.load().await.expect("load").expect("tokens");
+    assert_ne!(saved.refresh_token, spent.refresh_token);
+}
