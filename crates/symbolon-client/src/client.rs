@@ -242,6 +242,9 @@ struct Live {
     /// instead of formatting and validating the token again. `None` when the token is
     /// not a valid header value (reported when a request needs it).
     bearer: Option<HeaderValue>,
+    /// A server answered 401 `invalid_token` to this access token: refresh before using
+    /// it again, whatever its expiry says.
+    rejected: std::sync::atomic::AtomicBool,
 }
 
 impl Live {
@@ -257,6 +260,7 @@ impl Live {
             stored,
             expiry,
             bearer,
+            rejected: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -526,10 +530,18 @@ impl Client {
         if !is_invalid_token(&response) {
             return Ok(response);
         }
+        // Even when this request cannot be replayed, the next one must not present the
+        // rejected token again.
+        token.live.rejected.store(true, Ordering::SeqCst);
         let Some(replay) = replay else {
             return Ok(response);
         };
         let fresh = self.refresh_from(token.generation).await?;
+        if fresh.live.stored.session_id != token.live.stored.session_id {
+            // A logout and a login (perhaps as someone else) happened meanwhile: the
+            // request was meant for the old session and is not sent as the new one.
+            return Ok(response);
+        }
         self.inner
             .http
             .execute(with_bearer(replay, &fresh)?)
@@ -579,10 +591,13 @@ impl Client {
         self.ensure_loaded().await?;
         let (generation, live) = self.snapshot();
         match live {
-            Some(live) if !live.expiry.needs_refresh(Instant::now(), self.inner.margin) => {
+            Some(live)
+                if !live.rejected.load(Ordering::SeqCst)
+                    && !live.expiry.needs_refresh(Instant::now(), self.inner.margin) =>
+            {
                 Ok(Token::new(generation, live))
             }
-            // Due, or none at all: without tokens, another process sharing the store may
+            // Due, rejected, or none at all: without tokens, another process sharing the store may
             // have logged in since they were read, and `refresh_from` looks at the store
             // (under its lock) before refreshing or answering `LoginRequired`.
             _ => self.refresh_from(generation).await,

@@ -182,12 +182,10 @@ async fn an_unreplayable_body_is_not_retried() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(is_invalid_token(&response), "the server's own 401");
 
-    assert_eq!(
-        client.refresh_requests(),
-        0,
-        "no refresh for a body that cannot be replayed"
-    );
-    assert_eq!(server.refreshes("rotated"), 0);
+    // Neither request was replayed; the second one refreshed first, because the first
+    // one's 401 marked the token rejected.
+    assert_eq!(client.refresh_requests(), 1);
+    assert_eq!(server.refreshes("rotated"), 1);
 }
 
 fn is_invalid_token(response: &reqwest::Response) -> bool {
@@ -253,4 +251,72 @@ async fn access_token_is_refreshed_first_when_due() {
         "a fresh token is handed out as it is"
     );
     assert_eq!(server.get_me_status(&first).await, StatusCode::OK);
+}
+
+/// A 401 `invalid_token` to a request whose body cannot be replayed is returned, and the
+/// token is marked rejected: the next request refreshes first instead of presenting it
+/// again (the client's own expiry still thought it good).
+#[tokio::test]
+async fn a_401_to_an_unreplayable_request_makes_the_next_one_refresh() {
+    let server = spawn_server().await;
+    let client = server.logged_in().await;
+    let before = client.access_token().await.expect("token");
+    server.expire_access_tokens();
+    let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
+        Ok(r#"{"current_password":"x","#),
+        Ok(r#""new_password":"y"}"#),
+    ];
+    let request = client
+        .http()
+        .post(format!("{}/password", server.url))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)));
+    let response = client.send(request).await.expect("send");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        client.refresh_requests(),
+        0,
+        "not replayed, so not refreshed yet"
+    );
+    let after = client.access_token().await.expect("token");
+    assert!(after != before, "the rejected token was handed out again");
+    assert_eq!(client.refresh_requests(), 1);
+}
+
+/// A 401 `invalid_token` that arrives after the user logged out and logged in as someone
+/// else: the request was sent for the old session, and is not replayed as the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_is_replayed_only_under_the_session_it_was_sent_for() {
+    let server = spawn_server().await;
+    server.add_user("bob", PASSWORD).await;
+    let (arrived_tx, arrived) = tokio::sync::oneshot::channel::<()>();
+    let (answer, answer_rx) = std::sync::mpsc::channel::<()>();
+    let arrived_tx = std::sync::Mutex::new(Some(arrived_tx));
+    let answer_rx = std::sync::Mutex::new(answer_rx);
+    // An API on another origin that the token may go to: holds its first answer until
+    // the test says, then refuses the token.
+    let api = crate::listener::Recorder::spawn("127.0.0.1", move |_| {
+        if let Some(tx) = arrived_tx.lock().expect("lock").take() {
+            let _ = tx.send(());
+            let _ = answer_rx.lock().expect("lock").recv();
+        }
+        (
+            "HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer error=\"invalid_token\"".into(),
+            String::new(),
+        )
+    })
+    .await;
+    let client = server.logged_in_allowing(&api.url()).await;
+    let request = client.http().get(format!("{}/orders", api.url()));
+    let sent = tokio::spawn({
+        let client = client.clone();
+        async move { client.send(request).await }
+    });
+    arrived.await.expect("the request arrived");
+    client.logout().await.expect("logout");
+    client.login("bob", PASSWORD).await.expect("login as bob");
+    answer.send(()).expect("answer");
+    let response = sent.await.expect("task").expect("send");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(api.requests().len(), 1, "replayed as bob");
 }
