@@ -331,6 +331,25 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
+        Ok((
+            Self::finish(figment, flags)?,
+            Provenance {
+                file: file.map(Path::to_path_buf),
+            },
+        ))
+    }
+
+    /// Loads TOML text as [`load`](Self::load) loads a file's (defaults ← the text ←
+    /// `SYMBOLON_*`), without flags. The entry point of the `config` fuzz target.
+    #[doc(hidden)]
+    pub fn from_toml_text(text: &str) -> Result<Self, ConfigError> {
+        let figment =
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text));
+        Self::finish(figment, std::collections::BTreeMap::<String, String>::new())
+    }
+
+    /// The rest of a load, after the file: `SYMBOLON_*`, the flags, extraction, the checks.
+    fn finish(figment: Figment, flags: impl Serialize) -> Result<Self, ConfigError> {
         let keys = keys();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let figment = figment
@@ -338,12 +357,7 @@ impl Config {
             .merge(Serialized::defaults(flags));
         let config: Config = figment.extract().map_err(|e| ConfigError(describe(e)))?;
         config.validate()?;
-        Ok((
-            config,
-            Provenance {
-                file: file.map(Path::to_path_buf),
-            },
-        ))
+        Ok(config)
     }
 
     /// The rules that tie several keys together (each key's own rules are its type's).
