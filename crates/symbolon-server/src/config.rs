@@ -216,10 +216,17 @@ pub enum LogFormat {
 pub struct Issuer(String);
 
 impl Issuer {
-    /// Checks and normalises an issuer URL.
+    /// Checks and normalises an issuer URL: `http://` or `https://`, a host, and no
+    /// trailing slash (so a normalised issuer parses again to itself).
     pub fn parse(text: &str) -> Result<Self, &'static str> {
-        if !(text.starts_with("https://") || text.starts_with("http://")) {
+        let Some(rest) = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"))
+        else {
             return Err("must be an http(s) URL");
+        };
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err("must be an http(s) URL with a host");
         }
         Ok(Self(text.trim_end_matches('/').to_owned()))
     }
@@ -479,6 +486,18 @@ fn describe(e: figment::Error) -> String {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    /// Found with the `config` fuzz target's round trip: `https:///` loaded as the issuer
+    /// `https:`, which no longer parses as one (and names no host).
+    #[test]
+    fn an_issuer_names_a_host() {
+        for text in ["http://", "https:///", "https:///auth", "https://"] {
+            assert!(Issuer::parse(text).is_err(), "{text}");
+        }
+        let issuer = Issuer::parse("https://auth.example.com/").unwrap();
+        assert_eq!(issuer.as_str(), "https://auth.example.com");
+        assert_eq!(Issuer::parse(issuer.as_str()).unwrap(), issuer);
+    }
 
     fn none() -> BTreeMap<String, String> {
         BTreeMap::new()
