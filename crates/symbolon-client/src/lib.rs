@@ -73,6 +73,8 @@ pub use keys::{
 };
 pub use middleware::AuthMiddleware;
 pub use secret::Secret;
+#[doc(hidden)]
+pub use store::open_sealed_record;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteTokenStore;
 pub use store::{EncryptedFileStore, MemoryStore, StoreLock, TokenStore};

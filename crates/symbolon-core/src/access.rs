@@ -201,10 +201,14 @@ impl KeySet {
         if claims.aud != expect.audience {
             return Err(TokenError::WrongAudience);
         }
-        if now > claims.exp + expect.leeway {
+        // Saturating: `exp` and `nbf` are the token's, and may be anything it was signed with.
+        if now > claims.exp.saturating_add(expect.leeway) {
             return Err(TokenError::Expired);
         }
-        if claims.nbf.is_some_and(|nbf| nbf > now + expect.leeway) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(expect.leeway))
+        {
             return Err(TokenError::NotYetValid);
         }
         Ok(claims)
@@ -266,6 +270,27 @@ mod tests {
                 Err(TokenError::Expired)
             );
         }
+    }
+
+    /// Found by the `access_token` fuzz target: `exp + leeway` (and `now + leeway` for
+    /// `nbf`) overflowed for a signed token with a far-future `exp`: a panic with overflow
+    /// checks, and without them a wrap that called a valid token expired.
+    #[test]
+    fn times_at_the_end_of_the_range_do_not_overflow() {
+        let key = Arc::new(SigningKey::generate(SigningAlg::HS256).unwrap().0);
+        let set = KeySet::new(key.clone(), []);
+        let mut far = claims(1000);
+        far.exp = i64::MAX;
+        let token = issue(&key, &far).unwrap();
+        assert_eq!(set.verify(&token, &expect(), 1000), Ok(far.clone()));
+        assert_eq!(set.verify(&token, &expect(), i64::MAX), Ok(far.clone()));
+        far.nbf = Some(i64::MAX);
+        let token = issue(&key, &far).unwrap();
+        assert_eq!(set.verify(&token, &expect(), i64::MAX), Ok(far.clone()));
+        assert_eq!(
+            set.verify(&token, &expect(), 1000),
+            Err(TokenError::NotYetValid)
+        );
     }
 
     #[test]

@@ -240,6 +240,22 @@ pub(crate) fn open_record(
     tokens
 }
 
+/// Opens a sealed record as the stores read one: a token file's (format 1) when
+/// `profile` is `None`, a `SqliteTokenStore` row's (format 2) bound to `profile`
+/// otherwise. The entry point of the `client_records` fuzz target; not an API.
+#[doc(hidden)]
+pub fn open_sealed_record(
+    key: &StoreKey,
+    profile: Option<&str>,
+    raw: &[u8],
+) -> Option<StoredTokens> {
+    let binding = match profile {
+        None => Binding::File,
+        Some(profile) => Binding::Profile(profile),
+    };
+    open_record(key, binding, raw)
+}
+
 fn cipher(key: &StoreKey) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(key.bytes().into())
 }

@@ -12,6 +12,8 @@ mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[doc(hidden)]
+pub use file::open_sealed_record;
 pub use file::EncryptedFileStore;
 pub(crate) use file::{blocking, lock_file};
 pub use memory::MemoryStore;

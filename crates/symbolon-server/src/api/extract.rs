@@ -24,33 +24,38 @@ pub(crate) fn rejection(status: StatusCode, text: String) -> ApiError {
 
 /// A parser's message without the values it quotes: serde writes the offending value
 /// between backticks or double quotes ("invalid type: integer `12345678`"), and that
-/// value may be a password. Field names ("missing field `password`") are kept; any
-/// other quoted text becomes `…`.
+/// value may be a password. Field names ("missing field `password`": an identifier right
+/// after "field ", followed by punctuation or the end) are kept; any other quoted text becomes `…`. A value may contain its
+/// own quote (serde escapes `"` in a string as `\"`, and writes a variant between bare
+/// backticks), so a value's text runs to the last such quote of the message.
 pub(crate) fn scrub(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    // (closing quote, whether the quoted text is kept)
-    let mut open: Option<(char, bool)> = None;
-    for c in text.chars() {
-        match open {
-            Some((q, keep)) if c == q => {
-                if keep {
-                    out.push(c);
-                }
-                open = None;
-            }
-            Some((_, keep)) => {
-                if keep {
-                    out.push(c);
-                }
-            }
-            None if c == '`' || c == '"' => {
-                let keep = out.ends_with("field ");
-                out.push(if keep { c } else { '…' });
-                open = Some((c, keep));
-            }
-            None => out.push(c),
+    let mut rest = text;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = &rest[open..open + 1];
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let field = out
+            .ends_with("field ")
+            .then(|| after.split_once(quote).map(|(name, _)| name))
+            .flatten()
+            .filter(|name| {
+                let next = after[name.len() + 1..].chars().next();
+                !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && next.is_none_or(|c| matches!(c, ',' | ' ' | ';' | ')' | '.'))
+            });
+        if let Some(name) = field {
+            out.push_str(quote);
+            out.push_str(name);
+            out.push_str(quote);
+            rest = &after[name.len() + 1..];
+        } else {
+            out.push('…');
+            rest = after.rfind(quote).map_or("", |close| &after[close + 1..]);
         }
     }
+    out.push_str(rest);
     out
 }
 
@@ -242,6 +247,29 @@ mod tests {
         assert_eq!(
             super::scrub("unknown field `pw`, expected `a`"),
             "unknown field `pw`, expected …"
+        );
+    }
+
+    /// Found by the `body_extractors` fuzz target: serde writes a string value with
+    /// `Debug` escapes (`"a\"b"`) and a variant between bare backticks, so a value that
+    /// contains its quote ended the scrubbed part early and its tail went out in clear.
+    #[test]
+    fn scrub_removes_values_that_contain_their_quote() {
+        let string = serde_json::from_str::<u32>(r#""a\"hunter2""#).unwrap_err();
+        let variant =
+            serde_json::from_str::<symbolon_proto::LogoutRequest>(r#"{"scope":"a`hunter2"}"#)
+                .unwrap_err();
+        for message in [
+            string.to_string(),
+            variant.to_string(),
+            "unknown field `a`hunter2`, expected `x`".to_owned(),
+        ] {
+            let scrubbed = super::scrub(&message);
+            assert!(!scrubbed.contains("hunter2"), "{message} -> {scrubbed}");
+        }
+        assert_eq!(
+            super::scrub(&string.to_string()),
+            "invalid type: string …, expected u32 at line 1 column 12"
         );
     }
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer): builds every target of fuzz/ and runs
+# each for a bounded time against its committed corpus (fuzz/corpus/TARGET, and the
+# inputs of past findings in fuzz/regressions/TARGET; both read only: new inputs go to a
+# scratch directory), and fails on any crash, leaving the input in fuzz/artifacts/TARGET/.
+#
+#   scripts/fuzz.sh [SECONDS-PER-TARGET] [TARGET...]     (default: 20 s, every target)
+#
+# Needs the nightly toolchain (`cargo +nightly`); installs cargo-fuzz when it is missing.
+# Built with release optimisations, debug assertions and overflow checks (an overflow is a
+# finding), and by default without a sanitizer: the code under test is safe Rust, the
+# oracles are the targets' assertions, and AddressSanitizer makes the cold build (the
+# whole server, store and sqlx) much slower. SYMBOLON_FUZZ_SANITIZER=address turns it
+# on; SYMBOLON_FUZZ_TARGET_DIR sets the build directory (default fuzz/target).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:-20}
+[[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS-PER-TARGET] [TARGET...]" >&2; exit 2; }
+shift $(($# > 0 ? 1 : 0))
+
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  echo "fuzz: the nightly Rust toolchain is missing (cargo +nightly); cargo-fuzz needs it" >&2
+  exit 1
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  echo "fuzz: installing cargo-fuzz"
+  cargo install cargo-fuzz --locked || { echo "fuzz: cannot install cargo-fuzz" >&2; exit 1; }
+fi
+
+# 16 codegen units rather than cargo-fuzz's 1: a cold build in a fraction of the time, for
+# a slightly slower fuzzer.
+flags=(--sanitizer "${SYMBOLON_FUZZ_SANITIZER:-none}" --codegen-units "${SYMBOLON_FUZZ_CODEGEN_UNITS:-16}")
+if [[ -n ${SYMBOLON_FUZZ_TARGET_DIR:-} ]]; then
+  flags+=(--target-dir "$SYMBOLON_FUZZ_TARGET_DIR")
+fi
+start=$(date +%s)
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  mapfile -t targets < <(cargo +nightly fuzz list)
+  cargo +nightly fuzz build "${flags[@]}"
+else
+  for target in "${targets[@]}"; do cargo +nightly fuzz build "${flags[@]}" "$target"; done
+fi
+((${#targets[@]})) || { echo "fuzz: no fuzz targets" >&2; exit 1; }
+echo "fuzz: built in $(($(date +%s) - start)) s"
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+passed=0
+failed=()
+for target in "${targets[@]}"; do
+  mkdir -p "$scratch/$target" "fuzz/corpus/$target"
+  log="$scratch/$target.log"
+  echo "== fuzz $target (${seconds} s)"
+  # -timeout: one input taking over 10 s is a finding; -rss_limit_mb: so is 2 GB.
+  corpora=("$scratch/$target" "fuzz/corpus/$target")
+  [[ -d fuzz/regressions/$target ]] && corpora+=("fuzz/regressions/$target")
+  if cargo +nightly fuzz run "${flags[@]}" "$target" "${corpora[@]}" -- \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    passed=$((passed + 1))
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    echo "fuzz: $target: ${runs:-?} runs, no crash"
+  else
+    failed+=("$target")
+    tail -n 60 "$log" >&2
+    echo "fuzz: $target FAILED; the input is in fuzz/artifacts/$target/ (reproduce: cargo +nightly fuzz run $target fuzz/artifacts/$target/<file>)" >&2
+  fi
+done
+echo "fuzz: $((${#targets[@]})) targets in $(($(date +%s) - start)) s"
+echo "fuzz: ${passed} passed, ${#failed[@]} failed"
+((${#failed[@]} == 0))
