@@ -1,14 +1,14 @@
 //! The simple API (`docs/API.md` §2): JSON in, JSON out, `invalid_grant` as 401.
 
 use super::error::ApiError;
-use super::extract::{bearer_token, rejection, scrub, ApiJson};
+use super::extract::{bearer_token, is_json, json_object, not_json, rejection, ApiJson};
 use super::{AppState, Tokens};
 use crate::rfc3339;
 use crate::service::{Authenticated, Credential, RequestMeta};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use symbolon_core::ids::Password;
 use symbolon_proto::{
@@ -71,19 +71,10 @@ pub async fn logout(
     let body = body.map_err(|e| rejection(e.status(), e.body_text()))?;
     let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
+    } else if !is_json(&headers) {
+        return Err(not_json());
     } else {
-        let json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-        if !json {
-            return Err(ApiError::UnsupportedMediaType(
-                "Content-Type must be application/json".into(),
-            ));
-        }
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::InvalidRequest(format!("invalid JSON body: {}", scrub(&e.to_string())))
-        })?
+        json_object(&body)?
     };
     let credential = match (bearer_token(&headers), &request.refresh_token) {
         (Some(access), _) => Credential::Access(access),
