@@ -31,8 +31,7 @@ pub struct Credentials {
     pub password: Secret,
 }
 
-/// `POST /register` body: the fields of [`Credentials`], under the policies of a new
-/// account.
+/// `POST /register` body: a username and password under the policies of a new account.
 #[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Registration {

@@ -57,9 +57,12 @@ pub struct TokenForm {
     scope: Option<String>,
 }
 
-/// The token request as the OpenAPI document states it (the handler parses [`TokenForm`],
-/// so that a missing parameter is RFC 6749's `invalid_request` and an unknown
-/// `grant_type` its `unsupported_grant_type`).
+// The forms as the OpenAPI document states them. The handlers parse the looser
+// `TokenForm` and `TokenParam` instead, so that a missing parameter is RFC 6749's
+// `invalid_request` "missing parameter: …" and an unknown `grant_type` its
+// `unsupported_grant_type`; these types are never built.
+
+/// A token request: the password grant or the refresh-token grant.
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)] // A schema: never built.
@@ -108,7 +111,7 @@ pub struct RefreshTokenGrant {
     scope: String,
 }
 
-/// The `grant_type` of [`PasswordGrant`].
+/// The password grant's `grant_type`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)] // A schema: never built.
@@ -117,7 +120,7 @@ pub enum GrantPassword {
     Password,
 }
 
-/// The `grant_type` of [`RefreshTokenGrant`].
+/// The refresh-token grant's `grant_type`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)] // A schema: never built.
@@ -186,8 +189,7 @@ pub struct TokenParam {
     client_id: Option<String>,
 }
 
-/// The revocation request as the OpenAPI document states it (RFC 7009 §2.1; the handler
-/// parses [`TokenParam`]).
+/// A revocation request (RFC 7009 §2.1).
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)] // A schema: never built.
 pub struct RevocationRequest {
@@ -202,8 +204,7 @@ pub struct RevocationRequest {
     client_id: String,
 }
 
-/// The introspection request as the OpenAPI document states it (RFC 7662 §2.1; the
-/// handler parses [`TokenParam`]).
+/// An introspection request (RFC 7662 §2.1).
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)] // A schema: never built.
 pub struct IntrospectionRequest {
