@@ -9,8 +9,10 @@ pub struct ErrorBody {
     /// What kind of error (RFC 6749 §5.2, RFC 6750 §3.1, or symbolon's own).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub error: ErrorCode,
-    /// Text for people; never a secret or an internal detail.
+    /// Text for people; never a secret or an internal detail. Always sent by symbolon (a
+    /// client reads its absence as "").
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub error_description: String,
 }
 

@@ -19,14 +19,30 @@ use utoipa::ToSchema;
 /// The `token_type` of every token response (RFC 6750).
 pub const BEARER: &str = "Bearer";
 
-/// `POST /login` and `POST /register` body.
+/// `POST /login` body. Any strings: a malformed username or a password of any length is
+/// merely wrong (401), like an unknown one.
 #[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Credentials {
-    /// The username: 1-64 characters of ASCII letters, digits and `._-@`.
+    /// The username.
     pub username: String,
-    /// The password (8-1024 characters for a new one).
+    /// The password.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub password: Secret,
+}
+
+/// `POST /register` body: a username and password under the policies of a new account.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Registration {
+    /// The username: 1-64 characters of ASCII letters, digits and `._-@`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9._@-]{1,64}$"))]
+    pub username: String,
+    /// The password: 8-1024 characters (Unicode scalar values).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, min_length = 8, max_length = 1024)
+    )]
     pub password: Secret,
 }
 
@@ -64,7 +80,8 @@ impl LogoutScope {
     }
 }
 
-/// `POST /logout` body (optional when a bearer token is sent).
+/// `POST /logout` body. The body itself is optional (a bearer token alone will do), and so
+/// is each field.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LogoutRequest {
@@ -84,8 +101,11 @@ pub struct PasswordChange {
     /// The password now.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub current_password: Secret,
-    /// The new password (8-1024 characters).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    /// The new password: 8-1024 characters (Unicode scalar values).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, min_length = 8, max_length = 1024)
+    )]
     pub new_password: Secret,
 }
 

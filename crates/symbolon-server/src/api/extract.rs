@@ -5,7 +5,8 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::config::IpNet;
 use crate::service::{Authenticated, ClientCredentials, RequestMeta};
-use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -59,7 +60,7 @@ pub(crate) fn scrub(text: &str) -> String {
     out
 }
 
-/// A JSON body; rejections answer 400, 413 or 415 in the contract's format.
+/// A JSON object body; rejections answer 400, 413 or 415 in the contract's format.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -67,14 +68,50 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType(
-                "Content-Type must be application/json".into(),
-            )),
-            Err(e) => Err(rejection(e.status(), e.body_text())),
+        if !is_json(req.headers()) {
+            return Err(not_json());
         }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| rejection(e.status(), e.body_text()))?;
+        json_object(&body).map(Self)
     }
+}
+
+/// Whether the `Content-Type` is JSON: `application/json` or `application/…+json`, with
+/// any parameters.
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let suffix = subtype.rsplit_once('+').map(|(_, suffix)| suffix);
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || suffix.is_some_and(|s| s.eq_ignore_ascii_case("json")))
+}
+
+/// The 415 of a JSON endpoint.
+pub(crate) fn not_json() -> ApiError {
+    ApiError::UnsupportedMediaType("Content-Type must be application/json".into())
+}
+
+/// Parses a body that must be a JSON object. serde's derived structs also read a JSON
+/// array of the fields in order (`["alice", "pw"]` for `{"username", "password"}`); the
+/// contract's bodies are objects (`docs/API.md` §2.3), so anything else is refused
+/// first.
+pub(crate) fn json_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let invalid = |why: &str| ApiError::InvalidRequest(format!("invalid JSON body: {why}"));
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(invalid("expected a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(|e| invalid(&scrub(&e.to_string())))
 }
 
 /// A form-encoded body (the OAuth 2.0 endpoints).

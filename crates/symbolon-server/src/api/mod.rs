@@ -6,11 +6,13 @@ pub mod body;
 pub mod error;
 pub mod extract;
 pub mod oauth;
+pub mod openapi;
 pub mod ops;
 pub mod simple;
 pub mod state;
 
 pub use error::{ApiError, Dialect};
+pub use openapi::ApiDoc;
 pub use state::{AppState, HttpSettings};
 
 use crate::service::Issued;
@@ -20,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use symbolon_proto::{Secret, TokenResponse, BEARER};
-use utoipa::OpenApi;
 
 /// Requests over this size get 413 (`docs/API.md` §2).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -54,39 +55,6 @@ pub fn no_store(mut response: Response) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
-}
-
-/// The OpenAPI 3.1 document, generated from the handlers' annotations.
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "symbolon", description = "Self-hosted token service: access and rotating refresh tokens. The reference is docs/API.md."),
-    paths(
-        simple::login, simple::refresh, simple::logout, simple::register, simple::password_change,
-        simple::me, simple::sessions, simple::delete_session,
-        oauth::token, oauth::revoke, oauth::introspect, oauth::jwks, oauth::metadata,
-        ops::healthz, ops::readyz, ops::metrics, ops::openapi,
-    ),
-    components(schemas(TokenResponse, symbolon_proto::ErrorBody)),
-    modifiers(&BearerScheme)
-)]
-pub struct ApiDoc;
-
-/// Declares the `bearer` scheme the protected operations name: OpenAPI requires every
-/// security requirement to refer to a scheme in `components.securitySchemes`.
-struct BearerScheme;
-
-impl utoipa::Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .build();
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
 }
 
 /// Every route of `docs/API.md` §2.

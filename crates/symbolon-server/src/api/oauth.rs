@@ -3,6 +3,7 @@
 
 use super::error::{ApiError, Dialect};
 use super::extract::{basic_credentials, ApiForm};
+use super::openapi::{BodyRejected, RateLimited, ServerFailed};
 use super::{no_store, AppState, Tokens};
 use crate::service::{ClientIdentity, FoundToken, RequestMeta};
 use axum::extract::State;
@@ -12,6 +13,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use symbolon_core::ids::Password;
 use symbolon_proto::{ErrorBody, Introspection, ServerMetadata, TokenKind, TokenResponse};
+use utoipa::ToSchema;
 
 /// Identifies the client (RFC 6749 §2.3, §3.2.1): HTTP Basic for confidential clients,
 /// a `client_id` parameter (or the built-in default) for public ones. Returns it with the
@@ -55,6 +57,78 @@ pub struct TokenForm {
     scope: Option<String>,
 }
 
+// The forms as the OpenAPI document states them. The handlers parse the looser
+// `TokenForm` and `TokenParam` instead, so that a missing parameter is RFC 6749's
+// `invalid_request` "missing parameter: …" and an unknown `grant_type` its
+// `unsupported_grant_type`; these types are never built.
+
+/// A token request: the password grant or the refresh-token grant.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // A schema: never built.
+pub enum TokenRequest {
+    /// RFC 6749 §4.3.2.
+    Password(PasswordGrant),
+    /// RFC 6749 §6.
+    RefreshToken(RefreshTokenGrant),
+}
+
+/// `grant_type=password`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // A schema: never built.
+pub struct PasswordGrant {
+    /// `password`.
+    #[schema(inline)]
+    grant_type: GrantPassword,
+    /// The username (any string: an unknown or malformed one is `invalid_grant`).
+    #[schema(min_length = 1)]
+    username: String,
+    /// The password.
+    password: String,
+    /// The client, when it does not authenticate with Basic; default `default_client_id`.
+    #[serde(default)]
+    client_id: String,
+    /// Accepted and ignored.
+    #[serde(default)]
+    scope: String,
+}
+
+/// `grant_type=refresh_token`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // A schema: never built.
+pub struct RefreshTokenGrant {
+    /// `refresh_token`.
+    #[schema(inline)]
+    grant_type: GrantRefreshToken,
+    /// The refresh token to rotate.
+    #[schema(min_length = 1)]
+    refresh_token: String,
+    /// The client, when it does not authenticate with Basic; default `default_client_id`.
+    #[serde(default)]
+    client_id: String,
+    /// Accepted and ignored.
+    #[serde(default)]
+    scope: String,
+}
+
+/// The password grant's `grant_type`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // A schema: never built.
+pub enum GrantPassword {
+    /// `password`.
+    Password,
+}
+
+/// The refresh-token grant's `grant_type`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // A schema: never built.
+pub enum GrantRefreshToken {
+    /// `refresh_token`.
+    RefreshToken,
+}
+
 fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
     value
         .as_deref()
@@ -64,10 +138,19 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiErr
 
 /// The OAuth 2.0 token endpoint: `password` and `refresh_token` grants.
 #[utoipa::path(post, path = "/oauth/token",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String,
-        description = "grant_type=password&username=..&password=.. or grant_type=refresh_token&refresh_token=.."),
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    request_body(content_type = "application/x-www-form-urlencoded", content = TokenRequest),
+    responses(
+        (status = 200, description = "A new session, or the successor of a refresh token", body = TokenResponse, links(
+            ("refresh" = (operation_id = "token", request_body = json!({
+                "grant_type": "refresh_token", "refresh_token": "$response.body#/refresh_token"}))),
+            ("revoke" = (operation_id = "revoke",
+                request_body = json!({"token": "$response.body#/refresh_token"}))))),
+        (status = 400, description = "`invalid_request`: a missing parameter, a bad form, or a \
+            `client_id` that differs from the Basic one; `unsupported_grant_type`; \
+            `invalid_grant`: wrong password, refused refresh token", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: client identification failed", body = ErrorBody),
+        RateLimited, BodyRejected, ServerFailed),
+    security((), ("client_basic" = [])))]
 pub async fn token(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -106,10 +189,44 @@ pub struct TokenParam {
     client_id: Option<String>,
 }
 
+/// A revocation request (RFC 7009 §2.1).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // A schema: never built.
+pub struct RevocationRequest {
+    /// An access or a refresh token.
+    #[schema(min_length = 1)]
+    token: String,
+    /// Ignored: both kinds are recognised.
+    #[serde(default)]
+    token_type_hint: String,
+    /// The client, when it does not authenticate with Basic; default `default_client_id`.
+    #[serde(default)]
+    client_id: String,
+}
+
+/// An introspection request (RFC 7662 §2.1).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // A schema: never built.
+pub struct IntrospectionRequest {
+    /// An access or a refresh token.
+    #[schema(min_length = 1)]
+    token: String,
+    /// Ignored: both kinds are recognised.
+    #[serde(default)]
+    token_type_hint: String,
+}
+
 /// Revokes the session of an access or refresh token. 200 even for unknown tokens.
 #[utoipa::path(post, path = "/oauth/revoke",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "token=..&token_type_hint=.."),
-    responses((status = 200), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    request_body(content_type = "application/x-www-form-urlencoded", content = RevocationRequest),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke; empty body"),
+        (status = 400, description = "`invalid_request`: no `token`, a bad form, or a \
+            `client_id` that differs from the Basic one", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: client identification failed, or the \
+            token's session belongs to a client the caller may not manage", body = ErrorBody),
+        RateLimited, BodyRejected, ServerFailed),
+    security((), ("client_basic" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -131,9 +248,13 @@ pub async fn revoke(
 /// Tells a resource server whether a token is active (RFC 7662). The caller
 /// authenticates as a registered confidential client.
 #[utoipa::path(post, path = "/oauth/introspect",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "token=.."),
-    responses((status = 200, body = Introspection), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody)))]
+    request_body(content_type = "application/x-www-form-urlencoded", content = IntrospectionRequest),
+    responses(
+        (status = 200, description = "`{\"active\": false}`, or the token's claims", body = Introspection),
+        (status = 400, description = "`invalid_request`: no `token`, or a bad form", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: no or failed client authentication", body = ErrorBody),
+        RateLimited, BodyRejected, ServerFailed),
+    security(("client_basic" = [])))]
 pub async fn introspect(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -186,14 +307,17 @@ pub async fn introspect(
 }
 
 /// The JWK Set (RFC 7517 §5).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Jwks {
+    /// Each key with `kty`, `kid`, `alg`, `use: "sig"` and its parameters.
+    #[schema(value_type = Vec<Object>)]
     keys: Vec<symbolon_core::keys::Jwk>,
 }
 
 /// Every public key whose tokens may still be valid.
 #[utoipa::path(get, path = "/.well-known/jwks.json", responses(
-    (status = 200, description = "RFC 7517 JWK Set"),
+    (status = 200, description = "RFC 7517 JWK Set", body = Jwks),
+    (status = 500, description = "a stored signing key cannot be opened", body = ErrorBody),
     (status = 503, description = "this instance cannot read the signing keys now", body = ErrorBody)))]
 pub async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, ApiError> {
     let keys = state
@@ -209,7 +333,7 @@ pub async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, ApiError>
 
 /// Authorization-server metadata (RFC 8414 §2).
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server",
-    responses((status = 200, body = ServerMetadata)))]
+    responses((status = 200, description = "RFC 8414 metadata", body = ServerMetadata)))]
 pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
     let base = &state.service().settings().issuer;
     let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();

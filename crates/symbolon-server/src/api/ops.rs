@@ -7,10 +7,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use symbolon_proto::{ErrorBody, ErrorCode, Status};
-use utoipa::OpenApi;
 
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Status)))]
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Status)))]
 pub async fn healthz() -> Json<Status> {
     Json(Status {
         status: "ok".into(),
@@ -18,7 +17,9 @@ pub async fn healthz() -> Json<Status> {
 }
 
 /// The database answers.
-#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Status), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "`{\"status\": \"ready\"}`", body = Status),
+    (status = 503, description = "`server_error`: the database is unreachable", body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.service().ready().await {
         Ok(()) => Json(Status {
@@ -37,7 +38,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", responses(
+    (status = 200, description = "Prometheus text format", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(
@@ -50,10 +53,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// This API as OpenAPI 3.1, generated from the code.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
-pub async fn openapi() -> Result<Response, ApiError> {
-    let doc = super::ApiDoc::openapi()
-        .to_json()
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], doc).into_response())
+#[utoipa::path(get, path = "/openapi.json", responses(
+    (status = 200, description = "OpenAPI 3.1 document", body = Object),
+    (status = 500, description = "`server_error`: the document could not be rendered", body = ErrorBody)))]
+pub async fn openapi() -> Result<Json<serde_json::Value>, ApiError> {
+    let doc = super::openapi::document().map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Ok(Json(doc))
 }

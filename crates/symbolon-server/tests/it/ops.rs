@@ -2,7 +2,7 @@
 
 use crate::helpers::{header, spawn_app, TestApp};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 async fn get_json(app: &TestApp, path: &str) -> Value {
     let response = app.get(path, None).await;
@@ -139,6 +139,84 @@ async fn openapi_is_3_1_and_lists_every_endpoint_of_the_contract() {
         doc["paths"]["/me"]["get"]["security"].is_array(),
         "/me is a protected resource"
     );
+    // Every error answer is the contract's body (§2.1), and every operation that reads a
+    // body documents the answers of a body refused before its handler runs.
+    for (method, path) in endpoints {
+        let operation = &doc["paths"][path][method];
+        let responses = operation["responses"].as_object().expect("responses");
+        for (status, response) in responses {
+            if status.starts_with('4') || status.starts_with('5') {
+                assert_eq!(
+                    response["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+        if operation["requestBody"].is_object() {
+            for status in ["400", "413", "415"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} reads a body but documents no {status}"
+                );
+            }
+        }
+    }
+    let error = &doc["components"]["schemas"]["ErrorBody"];
+    assert_eq!(
+        error["required"],
+        json!(["error", "error_description"]),
+        "{error}"
+    );
+    // The body of POST /logout is optional (§2.3), and when sent an object, not `null`.
+    let logout = &doc["paths"]["/logout"]["post"];
+    assert_eq!(logout["requestBody"]["required"], false, "{logout}");
+    assert_eq!(
+        logout["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/LogoutRequest"
+    );
+    // ...and a bearer token is one way to call it, not the only one.
+    assert_eq!(logout["security"], json!([{}, {"bearer": []}]), "{logout}");
+    // Links are Link Objects (OpenAPI 3.1 §4.8.20: `operationId`, `requestBody`) naming
+    // operations of this document: the stateful fuzzing follows them.
+    let ids: Vec<&str> = endpoints
+        .iter()
+        .filter_map(|(method, path)| doc["paths"][path][method]["operationId"].as_str())
+        .collect();
+    let login_links = doc["paths"]["/login"]["post"]["responses"]["200"]["links"]
+        .as_object()
+        .expect("POST /login links");
+    for (name, link) in login_links {
+        let target = link["operationId"].as_str().unwrap_or_default();
+        assert!(ids.contains(&target), "link {name}: {link}");
+        assert!(link.get("operation_id").is_none(), "link {name}: {link}");
+    }
+    assert_eq!(
+        login_links["refresh"]["requestBody"]["refresh_token"],
+        "$response.body#/refresh_token"
+    );
+    // The OAuth forms are described field by field, with what the server requires.
+    let form = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+            ["schema"]["$ref"]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+            .map(|name| doc["components"]["schemas"][name].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(form("/oauth/revoke")["required"], json!(["token"]));
+    assert_eq!(form("/oauth/introspect")["required"], json!(["token"]));
+    assert_eq!(
+        form("/oauth/token")["oneOf"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // A new account's policies are in the schema of /register, not in that of /login.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Registration"]["properties"]["password"]["minLength"],
+        8
+    );
+    assert!(schemas["Credentials"]["properties"]["password"]["minLength"].is_null());
     // The token response schema names the contract's fields.
     let token = &doc["components"]["schemas"]["TokenResponse"]["properties"];
     for field in [
