@@ -253,6 +253,7 @@ pub async fn revoke(
         (status = 200, description = "`{\"active\": false}`, or the token's claims", body = Introspection),
         (status = 400, description = "`invalid_request`: no `token`, or a bad form", body = ErrorBody),
         (status = 401, description = "`invalid_client`: no or failed client authentication", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the client lacks the `introspect` capability", body = ErrorBody),
         RateLimited, BodyRejected, ServerFailed),
     security(("client_basic" = [])))]
 pub async fn introspect(
