@@ -11,7 +11,8 @@
 # finding), and by default without a sanitizer: the code under test is safe Rust, the
 # oracles are the targets' assertions, and AddressSanitizer makes the cold build (the
 # whole server, store and sqlx) much slower. SYMBOLON_FUZZ_SANITIZER=address turns it
-# on; SYMBOLON_FUZZ_TARGET_DIR sets the build directory (default fuzz/target).
+# on; SYMBOLON_FUZZ_TARGET_DIR sets the build directory (default $CARGO_TARGET_DIR/fuzz,
+# else fuzz/target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,8 +32,10 @@ fi
 # 16 codegen units rather than cargo-fuzz's 1: a cold build in a fraction of the time, for
 # a slightly slower fuzzer.
 flags=(--sanitizer "${SYMBOLON_FUZZ_SANITIZER:-none}" --codegen-units "${SYMBOLON_FUZZ_CODEGEN_UNITS:-16}")
-if [[ -n ${SYMBOLON_FUZZ_TARGET_DIR:-} ]]; then
-  flags+=(--target-dir "$SYMBOLON_FUZZ_TARGET_DIR")
+# Beside the main build when CARGO_TARGET_DIR is set (CI may keep it between runs).
+fuzz_dir=${SYMBOLON_FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:+$CARGO_TARGET_DIR/fuzz}}
+if [[ -n $fuzz_dir ]]; then
+  flags+=(--target-dir "$fuzz_dir")
 fi
 start=$(date +%s)
 targets=("$@")
