@@ -61,7 +61,9 @@ export FUZZ_CLIENT_ID=fuzz-client FUZZ_CLIENT_SECRET="fuzz-client-$RANDOM-$RANDO
 symbolon() { "$bin" --config "$work/symbolon.toml" "$@"; }
 printf '%s\n' "$FUZZ_PASSWORD" | symbolon user add "$FUZZ_USERNAME" --password-stdin >/dev/null
 printf '%s\n' "$FUZZ_CLIENT_SECRET" | symbolon client add "$FUZZ_CLIENT_ID" --secret-stdin >/dev/null
-RUST_LOG=warn symbolon serve 2>"$work/serve.log" &
+# The binary itself in the background (not through the function), so that $! is the
+# server's pid and the cleanup stops it.
+RUST_LOG=warn "$bin" --config "$work/symbolon.toml" serve 2>"$work/serve.log" &
 server=$!
 url=http://127.0.0.1:$port
 for _ in $(seq 100); do curl -fs "$url/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
