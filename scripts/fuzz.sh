@@ -7,12 +7,13 @@
 #   scripts/fuzz.sh [SECONDS-PER-TARGET] [TARGET...]     (default: 20 s, every target)
 #
 # Needs the nightly toolchain (`cargo +nightly`); installs cargo-fuzz when it is missing.
-# Built with release optimisations, debug assertions and overflow checks (an overflow is a
-# finding), and by default without a sanitizer: the code under test is safe Rust, the
-# oracles are the targets' assertions, and AddressSanitizer makes the cold build (the
-# whole server, store and sqlx) much slower. SYMBOLON_FUZZ_SANITIZER=address turns it
-# on; SYMBOLON_FUZZ_TARGET_DIR sets the build directory (default $CARGO_TARGET_DIR/fuzz,
-# else fuzz/target).
+# Built with debug assertions and overflow checks (an overflow is a finding). By default
+# the build is cheap, for CI: cargo-fuzz's `--dev` build at opt-level 1 (fuzz/Cargo.toml),
+# 16 codegen units, no sanitizer (the code under test is safe Rust and the oracles are the
+# targets' assertions; AddressSanitizer and opt-level 3 over the whole server, store and
+# sqlx multiply the cold build's time). For long local runs: SYMBOLON_FUZZ_RELEASE=1
+# (release, opt-level 3) and SYMBOLON_FUZZ_SANITIZER=address. SYMBOLON_FUZZ_TARGET_DIR sets
+# the build directory (default $CARGO_TARGET_DIR/fuzz, else fuzz/target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,7 @@ fi
 # 16 codegen units rather than cargo-fuzz's 1: a cold build in a fraction of the time, for
 # a slightly slower fuzzer.
 flags=(--sanitizer "${SYMBOLON_FUZZ_SANITIZER:-none}" --codegen-units "${SYMBOLON_FUZZ_CODEGEN_UNITS:-16}")
+if [[ ${SYMBOLON_FUZZ_RELEASE:-0} == 1 ]]; then flags+=(--release); else flags+=(--dev); fi
 # Beside the main build when CARGO_TARGET_DIR is set (CI may keep it between runs).
 fuzz_dir=${SYMBOLON_FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:+$CARGO_TARGET_DIR/fuzz}}
 if [[ -n $fuzz_dir ]]; then
@@ -66,7 +68,8 @@ for target in "${targets[@]}"; do
     echo "fuzz: $target: ${runs:-?} runs, no crash"
   else
     failed+=("$target")
-    tail -n 60 "$log" >&2
+    grep -A 4 -E "panicked at|ERROR: libFuzzer" "$log" >&2 || true
+    grep -E "^(MS:|Base64:|artifact_prefix)" "$log" >&2 || true
     echo "fuzz: $target FAILED; the input is in fuzz/artifacts/$target/ (reproduce: cargo +nightly fuzz run $target fuzz/artifacts/$target/<file>)" >&2
   fi
 done
