@@ -6,7 +6,8 @@
 //!   (each chain only ever presents its newest acknowledged token);
 //! - no answer takes longer than [`ANSWER_BOUND`], however long the fault lasts;
 //! - once the link heals, every chain refreshes again within [`RECOVERY_BOUND`], and its
-//!   newest acknowledged token still works at the end: no acknowledged rotation is lost.
+//!   newest acknowledged token still works at the end: no acknowledged rotation is lost;
+//!   every 200 gave the chain a token it had not had before.
 //!
 //! A refresh whose answer is lost to the fault may have rotated all the same (the commit
 //! reached PostgreSQL, its acknowledgement did not come back), so its 503 does not mean
@@ -307,7 +308,8 @@ struct Load {
     stop: watch::Sender<bool>,
     progress: watch::Sender<Vec<Progress>>,
     answers: Arc<Mutex<Vec<Answer>>>,
-    chains: JoinSet<(usize, usize, String)>,
+    /// Each chain's number, instance, and every token it was given (login first).
+    chains: JoinSet<(usize, usize, Vec<String>)>,
 }
 
 impl Load {
@@ -369,14 +371,14 @@ impl Load {
         self.answers.lock().expect("answers").clone()
     }
 
-    /// Stops the chains, checks every answer, checks that each chain's newest
-    /// acknowledged token still refreshes (on the other instance, if there is one),
-    /// and prints the reports.
+    /// Stops the chains, checks every answer, checks that each chain was given a new
+    /// token by every 200 and that its newest acknowledged token still refreshes (on
+    /// the other instance, if there is one), and prints the reports.
     async fn finish(mut self, fleet: &Fleet, reports: &[PhaseReport]) {
         self.stop.send_replace(true);
-        let mut newest = Vec::new();
+        let mut chains = Vec::new();
         while let Some(joined) = self.chains.join_next().await {
-            newest.push(joined.expect("chain task"));
+            chains.push(joined.expect("chain task"));
         }
         for report in reports {
             eprintln!("{report}");
@@ -402,9 +404,18 @@ impl Load {
             "an answer took {:?} (bound {ANSWER_BOUND:?}): {slowest:?}",
             slowest.took
         );
-        for (chain, instance, token) in newest {
+        for (chain, instance, tokens) in chains {
+            // A 200 never hands out a token the chain already had (a grace replay gives
+            // the successor whose answer was lost, which the chain never saw).
+            let distinct: std::collections::HashSet<_> = tokens.iter().collect();
+            assert_eq!(
+                distinct.len(),
+                tokens.len(),
+                "chain {chain} got a token twice"
+            );
             let other = &fleet.apps[(instance + 1) % fleet.apps.len()];
-            let response = other.refresh_response(&token).await;
+            let newest = tokens.last().expect("the login's token");
+            let response = other.refresh_response(newest).await;
             assert_eq!(
                 response.status(),
                 StatusCode::OK,
@@ -426,8 +437,9 @@ struct Chain {
 
 impl Chain {
     /// Refreshes until told to stop, or until an answer that ends the chain (anything
-    /// but 200 and 503); returns the newest acknowledged token.
-    async fn run(mut self, mut token: String) -> String {
+    /// but 200 and 503); returns every token it was given, `token` first.
+    async fn run(mut self, mut token: String) -> Vec<String> {
+        let mut given = vec![token.clone()];
         while !*self.stop.borrow() {
             let sent = Instant::now();
             let response = self
@@ -443,6 +455,7 @@ impl Chain {
                             .as_str()
                             .expect("a refresh token")
                             .to_owned();
+                        given.push(token.clone());
                         let now = Instant::now();
                         self.progress
                             .send_modify(|p| p[self.chain].last_ack = Some(now));
@@ -490,7 +503,7 @@ impl Chain {
                 _ = self.stop.changed() => {}
             }
         }
-        token
+        given
     }
 }
 
