@@ -131,15 +131,26 @@ fn migrate_cause(e: sqlx::migrate::MigrateError) -> Cause {
 }
 
 /// Runs `op` again (at most five times in all, with a short growing pause) while it fails
-/// with contention; any other outcome is returned at once.
-async fn retry<T, F, Fut>(op: F) -> Result<T>
+/// with contention; any other outcome is returned at once. With a `limit`, an attempt
+/// that has not finished within it (the wait for a connection included) is abandoned as
+/// [`StoreError::Unavailable`]: a database that does not answer (a stalled or cut link,
+/// a server that stopped reading) must not hold the request for as long as it lasts.
+async fn retry<T, F, Fut>(limit: Option<Duration>, op: F) -> Result<T>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
+    let attempt = || async {
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, op())
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Unavailable(Box::new(NoAnswer(limit))))),
+            None => op().await,
+        }
+    };
     let mut pause = Duration::from_millis(2);
     for _ in 0..4 {
-        match op().await {
+        match attempt().await {
             Err(StoreError::Contention(_)) => {
                 tokio::time::sleep(pause).await;
                 pause *= 3;
@@ -147,11 +158,17 @@ where
             other => return other,
         }
     }
-    op().await.map_err(|e| match e {
+    attempt().await.map_err(|e| match e {
         StoreError::Contention(c) => StoreError::Unavailable(c),
         other => other,
     })
 }
+
+/// A store call abandoned after its limit. Whether a write in it was committed is
+/// unknown: the statement may have run, and its answer not come back.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from the database within {} s", .0.as_secs_f64())]
+struct NoAnswer(Duration);
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
@@ -324,6 +341,10 @@ impl SqliteStore {
     /// No row locks in SQLite: its one writer runs each statement against the latest
     /// commit, which is what `FOR SHARE` buys on PostgreSQL.
     const LOCK_USER_ROW: &'static str = "";
+    /// No limit: a file in this process cannot stall like a network link, SQLite's busy
+    /// timeout bounds the wait for the write lock, and a write must run to completion to
+    /// report a failed commit (see `rotate_current`).
+    const CALL_LIMIT: Option<Duration> = None;
     /// In-process: the database's clock is this machine's.
     const CLOCK_QUERY: Option<&'static str> = None;
 
@@ -421,6 +442,16 @@ pub(crate) struct PgStore {
 impl PgStore {
     /// Makes a session insert wait for (and re-check) a concurrent change of its user.
     const LOCK_USER_ROW: &'static str = " FOR SHARE";
+    /// How long one attempt of a store call may take, the wait for a connection (at most
+    /// `ACQUIRE_TIMEOUT`) included. sqlx has no read timeout: without this, a statement
+    /// sent just before the link to the server stalls or is cut waits for as long as
+    /// that lasts (measured: 15 s for a 15 s stall), since the server closes nothing and
+    /// TCP does not give up for many minutes. Past it the call is
+    /// [`StoreError::Unavailable`] (a 503), its outcome unknown.
+    const CALL_LIMIT: Option<Duration> = Some(Duration::from_secs(5));
+    /// How long a call waits for a pooled connection (including opening a new one and
+    /// the ping of an idle one before use).
+    const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
     /// The server's clock now (not the transaction's start).
     const CLOCK_QUERY: Option<&'static str> =
         Some("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)");
@@ -429,7 +460,7 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url).map_err(db_error)?;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Self::ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(db_error)?;
@@ -459,7 +490,7 @@ macro_rules! impl_store {
                 let Some(query) = Self::CLOCK_QUERY else {
                     return Ok(None);
                 };
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let millis: i64 = sqlx::query_scalar(query)
                         .fetch_one(&self.read)
                         .await
@@ -470,7 +501,7 @@ macro_rules! impl_store {
             }
 
             async fn ping(&self) -> Result<()> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_error)?;
                     Ok(())
                 })
@@ -478,7 +509,7 @@ macro_rules! impl_store {
             }
 
             async fn create_user(&self, u: &UserRecord) -> Result<()> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query(
                         "INSERT INTO users (id, username, username_key, password_hash, created_at, disabled_at, credential_epoch) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -499,7 +530,7 @@ macro_rules! impl_store {
             }
 
             async fn user_by_name(&self, key: &str) -> Result<Option<UserRecord>> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query_as::<_, UserRow>(
                         "SELECT id, username, password_hash, created_at, disabled_at, credential_epoch FROM users WHERE username_key = $1",
                     )
@@ -514,7 +545,7 @@ macro_rules! impl_store {
             }
 
             async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query_as::<_, UserRow>(
                         "SELECT id, username, password_hash, created_at, disabled_at, credential_epoch FROM users WHERE id = $1",
                     )
@@ -529,7 +560,7 @@ macro_rules! impl_store {
             }
 
             async fn list_users(&self) -> Result<Vec<UserRecord>> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query_as::<_, UserRow>(
                         "SELECT id, username, password_hash, created_at, disabled_at, credential_epoch FROM users ORDER BY created_at, username_key",
                     )
@@ -550,7 +581,7 @@ macro_rules! impl_store {
                 keep: Option<&SessionId>,
                 now: UnixTime,
             ) -> Result<()> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     sqlx::query("UPDATE users SET password_hash = $1, credential_epoch = credential_epoch + 1 WHERE id = $2")
                         .bind(hash)
@@ -580,7 +611,7 @@ macro_rules! impl_store {
             }
 
             async fn rehash_password(&self, user: &UserId, old: &str, new: &str) -> Result<bool> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let changed = sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
                         .bind(user.to_string())
                         .bind(old)
@@ -595,7 +626,7 @@ macro_rules! impl_store {
             }
 
             async fn disable_user(&self, user: &UserId, now: UnixTime) -> Result<bool> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     let changed = sqlx::query("UPDATE users SET disabled_at = $1, credential_epoch = credential_epoch + 1 \
                                                   WHERE id = $2 AND disabled_at IS NULL")
@@ -628,7 +659,7 @@ macro_rules! impl_store {
             }
 
             async fn create_client(&self, c: &ClientRecord) -> Result<()> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let capabilities: Vec<&str> = c.capabilities.iter().map(|c| c.as_str()).collect();
                     sqlx::query("INSERT INTO clients (client_id, secret_hash, created_at, capabilities) VALUES ($1, $2, $3, $4)")
                         .bind(&c.client_id)
@@ -644,7 +675,7 @@ macro_rules! impl_store {
             }
 
             async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query_as::<_, ClientRow>(
                         "SELECT client_id, secret_hash, created_at, capabilities FROM clients WHERE client_id = $1",
                     )
@@ -659,7 +690,7 @@ macro_rules! impl_store {
             }
 
             async fn create_session(&self, s: &SessionRecord, epoch: u64) -> Result<bool> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     // Conditional on the user in the same statement: enabled, and with the
                     // credentials the login checked. On PostgreSQL the user row is read
                     // `FOR SHARE`: a password change or disable in flight holds it, so the
@@ -695,7 +726,7 @@ macro_rules! impl_store {
             }
 
             async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query_as::<_, SessionRow>(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
                         .bind(id.to_string())
                         .fetch_optional(&self.read)
@@ -708,7 +739,7 @@ macro_rules! impl_store {
             }
 
             async fn rotate(&self, id: &SessionId, from: u64, now: UnixTime) -> Result<bool> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let moved = sqlx::query(
                         "UPDATE sessions SET generation = generation + 1, rotated_at = $1, last_used_at = $1 \
                          WHERE id = $2 AND generation = $3 AND revoked_at IS NULL",
@@ -726,7 +757,7 @@ macro_rules! impl_store {
             }
 
             async fn rotate_current(&self, request: &RotateCurrent<'_>) -> Result<Option<SessionRecord>> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query_as::<_, SessionRow>(&format!(
                         "UPDATE sessions SET generation = generation + 1, rotated_at = $1, last_used_at = $1 \
                          WHERE id = $2 AND generation = $3 AND client_id = $4 AND revoked_at IS NULL \
@@ -754,7 +785,7 @@ macro_rules! impl_store {
             }
 
             async fn revoke_session(&self, id: &SessionId, reason: &str, event: &AuditEvent) -> Result<bool> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     let changed = sqlx::query(
                         "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
@@ -782,7 +813,7 @@ macro_rules! impl_store {
                 reason: &str,
                 event: &AuditEvent,
             ) -> Result<u64> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     let changed = sqlx::query(
                         "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 \
@@ -804,7 +835,7 @@ macro_rules! impl_store {
             }
 
             async fn live_sessions(&self, user: &UserId, now: UnixTime) -> Result<Vec<SessionRecord>> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query_as::<_, SessionRow>(&format!(
                         "SELECT {SESSION_COLUMNS} FROM sessions \
                          WHERE user_id = $1 AND revoked_at IS NULL AND absolute_end > $2 ORDER BY created_at, id"
@@ -822,7 +853,7 @@ macro_rules! impl_store {
             }
 
             async fn blocked_until(&self, keys: &[String]) -> Result<UnixTime> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     // Two keys per statement: a login's account and address are one
                     // round trip, with SQL that needs no list binding.
                     let mut latest = 0;
@@ -843,7 +874,7 @@ macro_rules! impl_store {
             }
 
             async fn record_failure(&self, key: &str, now: UnixTime, window: i64) -> Result<u64> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let count: i64 = sqlx::query_scalar::<_, i64>(&format!(
                         "INSERT INTO throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
                          ON CONFLICT (key) DO UPDATE SET failures = {COUNT_ONE_MORE}, last_failure = $2 \
@@ -870,7 +901,7 @@ macro_rules! impl_store {
                 now: UnixTime,
                 schedule: &BackoffSchedule,
             ) -> Result<Reservation> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     // Counts only if the key is not blocked. On PostgreSQL the upsert
                     // locks the row until commit, so a concurrent reservation waits for
@@ -922,7 +953,7 @@ macro_rules! impl_store {
             }
 
             async fn release_guess(&self, key: &str) -> Result<()> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query("UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0")
                         .bind(key)
                         .execute(&self.write)
@@ -934,7 +965,7 @@ macro_rules! impl_store {
             }
 
             async fn block(&self, key: &str, until: UnixTime) -> Result<()> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query("UPDATE throttle SET blocked_until = $2 WHERE key = $1 AND blocked_until < $2")
                         .bind(key)
                         .bind(until)
@@ -947,7 +978,7 @@ macro_rules! impl_store {
             }
 
             async fn clear_failures(&self, key: &str) -> Result<()> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     sqlx::query("DELETE FROM throttle WHERE key = $1")
                         .bind(key)
                         .execute(&self.write)
@@ -959,7 +990,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_signing_key(&self, k: &SigningKeyRecord, retire_others: Option<UnixTime>) -> Result<()> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     if let Some(at) = retire_others {
                         sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
@@ -993,7 +1024,7 @@ macro_rules! impl_store {
             }
 
             async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     Ok(sqlx::query_as::<_, KeyRow>(
                         "SELECT kid, alg, wrapped_private, created_at, active_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
                     )
@@ -1008,14 +1039,14 @@ macro_rules! impl_store {
             }
 
             async fn audit(&self, event: &AuditEvent) -> Result<()> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     insert_audit(&self.write, event).await
                 })
                 .await
             }
 
             async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEvent>> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     Ok(sqlx::query_as::<_, AuditRow>(
                         "SELECT at, kind, user_id, session_id, ip, detail FROM audit ORDER BY id DESC LIMIT $1",
                     )
@@ -1031,7 +1062,7 @@ macro_rules! impl_store {
             }
 
             async fn purge(&self, cutoffs: &PurgeCutoffs, batch: u32) -> Result<u64> {
-                retry(|| async move {
+                retry(Self::CALL_LIMIT, || async move {
                     // Each statement deletes at most `batch` rows chosen by a subquery, so a
                     // purge never holds locks for long; concurrent purges simply find less.
                     let batch = i64::from(batch);

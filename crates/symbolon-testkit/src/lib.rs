@@ -6,11 +6,19 @@
 //!   move instead of sleeping;
 //! - [`PgDatabase`]: a PostgreSQL database of one test's own (from
 //!   `SYMBOLON_TEST_POSTGRES_URL`), dropped at the end; `None`, with a note saying how to
-//!   run it, where no PostgreSQL is configured.
+//!   run it, where no PostgreSQL is configured;
+//! - [`PgCluster`]: a PostgreSQL server of one test's own (`initdb`, `pg_ctl`), for tests
+//!   that restart it;
+//! - [`FaultProxy`]: a TCP proxy in front of any server (PostgreSQL, symbolon) whose link
+//!   can be given latency, stalled, reset or cut while it runs.
 
+pub mod fault_proxy;
 mod pg;
+mod pg_cluster;
 mod server;
 
+pub use fault_proxy::{Fault, FaultProxy};
 pub use pg::PgDatabase;
+pub use pg_cluster::{PgCluster, StopMode};
 pub use server::{test_config, TestServer, T0};
 pub use symbolon_core::ManualClock;

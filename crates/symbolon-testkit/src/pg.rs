@@ -39,6 +39,30 @@ impl PgDatabase {
         })
     }
 
+    /// The address of the PostgreSQL server (the `host:port` of [`url`](Self::url),
+    /// resolved; port 5432 when the URL names none), e.g. to put a
+    /// [`FaultProxy`](crate::FaultProxy) in front of it.
+    pub async fn server_addr(&self) -> std::net::SocketAddr {
+        let (_, host_port, _) = split_url(&self.url);
+        let host_port = if host_port.contains(':') {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:5432")
+        };
+        tokio::net::lookup_host(host_port)
+            .await
+            .expect("the PostgreSQL host resolves")
+            .next()
+            .expect("an address for the PostgreSQL host")
+    }
+
+    /// [`url`](Self::url) with its `host:port` replaced by `addr`: the same database,
+    /// reached through a proxy there.
+    pub fn url_via(&self, addr: std::net::SocketAddr) -> String {
+        let (before, _, after) = split_url(&self.url);
+        format!("{before}{addr}{after}")
+    }
+
     /// Opens or closes the database to new connections (`ALLOW_CONNECTIONS`, which binds
     /// superusers too): with `false` and [`terminate_connections`](Self::terminate_connections),
     /// an outage for everything but this admin.
@@ -74,6 +98,22 @@ impl PgDatabase {
     }
 }
 
+/// `postgres://user@host:port/db?x` as (`postgres://user@`, `host:port`, `/db?x`).
+fn split_url(url: &str) -> (&str, &str, &str) {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[authority_start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| authority_start + i);
+    let host_start = url[authority_start..authority_end]
+        .rfind('@')
+        .map_or(authority_start, |i| authority_start + i + 1);
+    (
+        &url[..host_start],
+        &url[host_start..authority_end],
+        &url[authority_end..],
+    )
+}
+
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
@@ -94,5 +134,28 @@ impl Drop for PgDatabase {
             });
         })
         .join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn split_url_finds_host_and_port() {
+        assert_eq!(
+            super::split_url("postgres://postgres@127.0.0.1:5432/test"),
+            ("postgres://postgres@", "127.0.0.1:5432", "/test")
+        );
+        assert_eq!(
+            super::split_url("postgresql://u:p@w@db.example:6543/x?sslmode=disable"),
+            (
+                "postgresql://u:p@w@",
+                "db.example:6543",
+                "/x?sslmode=disable"
+            )
+        );
+        assert_eq!(
+            super::split_url("postgres://localhost/test"),
+            ("postgres://", "localhost", "/test")
+        );
     }
 }

@@ -131,6 +131,12 @@ impl TestServer {
         .await
     }
 
+    /// Like [`another_instance`](Self::another_instance), with another configuration
+    /// (for example the same database through another address).
+    pub async fn another_instance_with(&self, config: Config) -> TestServer {
+        Self::start(self.dir.clone(), config, self.clock.clone(), "127.0.0.1:0").await
+    }
+
     /// The temporary directory's path.
     pub fn path(&self) -> PathBuf {
         self.dir.path().to_path_buf()

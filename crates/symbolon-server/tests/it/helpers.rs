@@ -52,6 +52,11 @@ impl TestApp {
         TestApp(self.0.another_instance().await)
     }
 
+    /// A second instance with another configuration (same files and clock).
+    pub async fn another_instance_with(&self, config: Config) -> TestApp {
+        TestApp(self.0.another_instance_with(config).await)
+    }
+
     /// Stops the server (see [`TestServer::stop`]).
     pub async fn shutdown(&mut self) {
         self.0.stop().await;

@@ -6,6 +6,7 @@ mod helpers;
 
 mod bad_input;
 mod connections;
+mod faults;
 mod jwt;
 mod keys;
 mod oauth;
