@@ -6,7 +6,8 @@
 #
 #   scripts/fuzz.sh [SECONDS-PER-TARGET] [TARGET...]     (default: 20 s, every target)
 #
-# Needs the nightly toolchain (`cargo +nightly`); installs cargo-fuzz when it is missing.
+# Uses the nightly toolchain (`cargo +nightly`), or the stable one with RUSTC_BOOTSTRAP=1
+# where there is no nightly; installs cargo-fuzz when it is missing.
 # Built with debug assertions and overflow checks (an overflow is a finding). By default
 # the build is cheap, for CI: cargo-fuzz's `--dev` build at opt-level 1 (fuzz/Cargo.toml),
 # 16 codegen units, no sanitizer (the code under test is safe Rust and the oracles are the
@@ -21,11 +22,16 @@ seconds=${1:-20}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS-PER-TARGET] [TARGET...]" >&2; exit 2; }
 shift $(($# > 0 ? 1 : 0))
 
-if ! cargo +nightly --version >/dev/null 2>&1; then
-  echo "fuzz: the nightly Rust toolchain is missing (cargo +nightly); cargo-fuzz needs it" >&2
-  exit 1
+# cargo-fuzz needs a nightly compiler. Where there is none (a machine with only the
+# stable toolchain, which cannot fetch another), the stable compiler is told to accept
+# nightly flags (RUSTC_BOOTSTRAP=1): the same compiler front end, said loudly.
+if cargo +nightly --version >/dev/null 2>&1; then
+  fuzz_cargo() { cargo +nightly fuzz "$@"; }
+else
+  echo "fuzz: no nightly toolchain; building the fuzz targets with the stable compiler and RUSTC_BOOTSTRAP=1" >&2
+  fuzz_cargo() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }
 fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz"
   cargo install cargo-fuzz --locked || { echo "fuzz: cannot install cargo-fuzz" >&2; exit 1; }
 fi
@@ -42,10 +48,10 @@ fi
 start=$(date +%s)
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  mapfile -t targets < <(cargo +nightly fuzz list)
-  cargo +nightly fuzz build "${flags[@]}"
+  mapfile -t targets < <(fuzz_cargo list)
+  fuzz_cargo build "${flags[@]}"
 else
-  for target in "${targets[@]}"; do cargo +nightly fuzz build "${flags[@]}" "$target"; done
+  for target in "${targets[@]}"; do fuzz_cargo build "${flags[@]}" "$target"; done
 fi
 ((${#targets[@]})) || { echo "fuzz: no fuzz targets" >&2; exit 1; }
 echo "fuzz: built in $(($(date +%s) - start)) s"
@@ -61,7 +67,7 @@ for target in "${targets[@]}"; do
   # -timeout: one input taking over 10 s is a finding; -rss_limit_mb: so is 2 GB.
   corpora=("$scratch/$target" "fuzz/corpus/$target")
   [[ -d fuzz/regressions/$target ]] && corpora+=("fuzz/regressions/$target")
-  if cargo +nightly fuzz run "${flags[@]}" "$target" "${corpora[@]}" -- \
+  if fuzz_cargo run "${flags[@]}" "$target" "${corpora[@]}" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     passed=$((passed + 1))
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
