@@ -213,7 +213,14 @@ impl KeyManager {
         }
         if view.next_change.is_some_and(|t| t <= now) {
             // A key activates or retires: choose again from the keys in memory.
-            let next = rebuild(&view, self.alg, view.read_at, now)?;
+            let next = choose(
+                view.signers.clone(),
+                view.all.clone(),
+                view.jwks.clone(),
+                self.alg,
+                view.read_at,
+                now,
+            )?;
             self.replace(next);
             return Ok(self.view());
         }
@@ -317,56 +324,41 @@ async fn load(
     }
     let mut jwks: Vec<Jwk> = all.iter().filter_map(|k| k.jwk().cloned()).collect();
     jwks.sort_by(|a, b| a.kid.cmp(&b.kid));
-    let view = View {
-        set: Arc::new(KeySet::new(
-            all.first().cloned().ok_or_else(no_key(alg))?,
-            Vec::new(),
-        )),
-        jwks: Arc::new(jwks),
-        signers,
-        all,
-        read_at: now,
-        next_change: None,
-    };
-    rebuild(&view, alg, now, now)
+    choose(signers, all, Arc::new(jwks), alg, now, now)
 }
 
-/// The view with the key that signs at `now`: the newest key of the configured
-/// algorithm whose window holds `now`, else the newest of any algorithm (admin
-/// commands, or a changed `signing_alg` whose key is not active yet).
-fn rebuild(
-    view: &View,
+/// The view of keys read at `read_at`, with the key that signs at `now`: the newest key
+/// of the configured algorithm whose window holds `now`, else the newest of any
+/// algorithm (admin commands, or a changed `signing_alg` whose key is not active yet).
+fn choose(
+    signers: Vec<Signer>,
+    all: Vec<Arc<SigningKey>>,
+    jwks: Arc<Vec<Jwk>>,
     alg: SigningAlg,
     read_at: UnixTime,
     now: UnixTime,
 ) -> Result<View, KeysError> {
-    let current = view
-        .signers
+    let current = signers
         .iter()
         .find(|s| s.key.alg() == alg && s.signs_at(now))
-        .or_else(|| view.signers.iter().find(|s| s.signs_at(now)))
+        .or_else(|| signers.iter().find(|s| s.signs_at(now)))
         .map(|s| s.key.clone())
-        .ok_or_else(no_key(alg))?;
-    let next_change = view
-        .signers
+        .ok_or_else(|| KeysError::Key {
+            kid: "(none)".into(),
+            source: KeyError::BadMaterial(alg),
+        })?;
+    let next_change = signers
         .iter()
         .flat_map(|s| [Some(s.active_at), s.retired_at])
         .flatten()
         .filter(|t| *t > now)
         .min();
     Ok(View {
-        set: Arc::new(KeySet::new(current, view.all.iter().cloned())),
-        jwks: view.jwks.clone(),
-        signers: view.signers.clone(),
-        all: view.all.clone(),
+        set: Arc::new(KeySet::new(current, all.iter().cloned())),
+        jwks,
+        signers,
+        all,
         read_at,
         next_change,
     })
-}
-
-fn no_key(alg: SigningAlg) -> impl FnOnce() -> KeysError {
-    move || KeysError::Key {
-        kid: "(none)".into(),
-        source: KeyError::BadMaterial(alg),
-    }
 }

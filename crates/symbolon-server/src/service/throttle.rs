@@ -4,6 +4,7 @@ use super::{Core, Result, ServiceError};
 use std::future::Future;
 use std::net::IpAddr;
 use symbolon_core::throttle::backoff;
+use symbolon_core::UnixTime;
 use symbolon_store::{BackoffSchedule, Reservation};
 
 /// The throttle keys of a secret check: the account (or client) first, then the client
@@ -48,11 +49,16 @@ async fn check(core: &Core, keys: &[String]) -> Result<()> {
     let now = core.now();
     let until = core.store().blocked_until(keys).await?;
     if until > now {
-        return Err(ServiceError::Throttled {
-            retry_after: (until - now).max(1) as u64,
-        });
+        return Err(throttled(until, now));
     }
     Ok(())
+}
+
+/// The refusal while a key is blocked until `until`.
+fn throttled(until: UnixTime, now: UnixTime) -> ServiceError {
+    ServiceError::Throttled {
+        retry_after: (until - now).max(1) as u64,
+    }
 }
 
 /// Counts a failure against each key and extends its back-off.
@@ -111,10 +117,12 @@ pub(super) async fn guarded<T>(
         _ => (None, keys),
     };
     // The reserved key was settled before the check; the others are checked again.
-    let outcome = match check_secret.await {
-        Ok(outcome) => check(core, rest).await.map(|()| outcome),
-        Err(e) => Err(e),
-    };
+    let outcome = async {
+        let outcome = check_secret.await?;
+        check(core, rest).await?;
+        Ok(outcome)
+    }
+    .await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -152,8 +160,6 @@ async fn reserve(core: &Core, account: &str) -> Result<()> {
     let now = core.now();
     match core.store().reserve_guess(account, now, &schedule).await? {
         Reservation::Reserved(_) => Ok(()),
-        Reservation::Blocked(until) => Err(ServiceError::Throttled {
-            retry_after: (until - now).max(1) as u64,
-        }),
+        Reservation::Blocked(until) => Err(throttled(until, now)),
     }
 }
