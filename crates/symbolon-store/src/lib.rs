@@ -5,6 +5,7 @@
 //! so they cannot drift; the conformance tests in `tests/` run against each.
 //! SQL types never cross this crate's API: callers see records of domain types.
 
+mod group_sync;
 mod records;
 mod sql;
 
@@ -55,6 +56,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
+    /// Closes every connection and waits until they are closed (a clean shutdown).
+    async fn close(&self);
     /// A trivial query, for `/readyz`.
     async fn ping(&self) -> Result<()>;
     /// The database server's clock, Unix milliseconds; `None` for an embedded database

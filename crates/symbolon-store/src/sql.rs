@@ -1,6 +1,7 @@
 //! The SQLite and PostgreSQL implementations. One macro holds every statement, so both
 //! backends run the same SQL text; only connection set-up differs.
 
+use crate::group_sync::GroupSync;
 use crate::{
     AuditEvent, BackoffSchedule, Cause, ClientRecord, PurgeCutoffs, Reservation, Result,
     RotateCurrent, SessionRecord, SigningKeyRecord, Store, StoreError, UserRecord,
@@ -330,11 +331,14 @@ fn generation(g: u64) -> Result<i64> {
 }
 
 /// SQLite: one writer connection (SQLite allows one writer at a time; queueing in the
-/// pool beats sleeping in the busy handler) and a pool of readers, in WAL mode.
+/// pool beats sleeping in the busy handler) and a pool of readers, in WAL mode, with
+/// group commit (see [`GroupSync`]) by default.
 #[derive(Debug)]
 pub(crate) struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    /// The group commit; `None` when SQLite syncs (or does not) on its own.
+    sync: Option<GroupSync>,
 }
 
 impl SqliteStore {
@@ -348,19 +352,22 @@ impl SqliteStore {
     /// In-process: the database's clock is this machine's.
     const CLOCK_QUERY: Option<&'static str> = None;
 
-    /// `location` is `PATH` or `PATH?synchronous=full` (default `normal`).
+    /// `location` is `PATH`, `PATH?synchronous=full` or `PATH?synchronous=normal`.
     pub(crate) async fn open(location: &str, pool_size: u32) -> Result<Self> {
         let (path, query) = location.split_once('?').unwrap_or((location, ""));
-        // NORMAL in WAL mode: a commit survives a crash of the process (kill -9); a power
-        // loss may undo the last commits but never corrupts. FULL syncs the WAL on every
-        // commit and survives power loss too, at the cost of one fsync per write.
-        let synchronous = match query {
-            "" | "synchronous=normal" => SqliteSynchronous::Normal,
-            "synchronous=full" => SqliteSynchronous::Full,
+        // The default: SQLite's NORMAL (commits do not sync) under our group commit (no
+        // call returns before a WAL sync covering it): power-loss durable, one fsync
+        // for many concurrent writes. `full`: SQLite syncs every commit itself, equally
+        // durable, one fsync per write. `normal` alone: survives a crash of the process
+        // but a power loss may undo the last acknowledged commits (an explicit choice).
+        let (synchronous, group) = match query {
+            "" => (SqliteSynchronous::Normal, true),
+            "synchronous=full" => (SqliteSynchronous::Full, false),
+            "synchronous=normal" => (SqliteSynchronous::Normal, false),
             _ => {
                 return Err(StoreError::Unavailable(
                     format!(
-                        "unsupported SQLite URL option {query:?} (use synchronous=normal or synchronous=full)"
+                        "unsupported SQLite URL option {query:?} (use synchronous=full or synchronous=normal, or none)"
                     )
                     .into(),
                 ))
@@ -391,14 +398,78 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db_error)?;
-        Ok(Self { read, write })
+        let in_memory = path.is_empty() || path.starts_with(':');
+        let sync = if group && !in_memory {
+            // The group commit's argument holds in WAL mode only (a file system without
+            // shared memory would leave SQLite in its rollback journal).
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&write)
+                .await
+                .map_err(db_error)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Unavailable(
+                    format!("SQLite could not switch {path} to WAL mode (it is in {mode:?} mode)")
+                        .into(),
+                ));
+            }
+            Some(GroupSync::start(path, write.clone()))
+        } else {
+            None
+        };
+        Ok(Self { read, write, sync })
     }
 
     async fn run_migrations(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.write)
-            .await
-            .map_err(migrate_error)
+        self.write_call(|| async {
+            sqlx::migrate!("./migrations/sqlite")
+                .run(&self.write)
+                .await
+                .map_err(migrate_error)
+        })
+        .await
+    }
+
+    /// A call that writes: see [`GroupSync`]. Returns once the write is durable.
+    async fn write_call<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let Some(sync) = &self.sync else {
+            return retry(Self::CALL_LIMIT, op).await;
+        };
+        let ticket = sync.begin_write();
+        match retry(Self::CALL_LIMIT, op).await {
+            Ok(value) => {
+                ticket.finish().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                ticket.fail();
+                Err(e)
+            }
+        }
+    }
+
+    /// A call that only reads: returns once everything it may have seen is durable.
+    async fn read_call<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let value = retry(Self::CALL_LIMIT, op).await?;
+        if let Some(sync) = &self.sync {
+            sync.after_read().await?;
+        }
+        Ok(value)
+    }
+
+    async fn close_pools(&self) {
+        self.write.close().await;
+        self.read.close().await;
+        if let Some(sync) = &self.sync {
+            sync.close();
+        }
     }
 }
 
@@ -476,6 +547,29 @@ impl PgStore {
             .await
             .map_err(migrate_error)
     }
+
+    /// A call that writes (PostgreSQL's commit is durable before it returns, with
+    /// `synchronous_commit = on`).
+    async fn write_call<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        retry(Self::CALL_LIMIT, op).await
+    }
+
+    /// A call that only reads (PostgreSQL shows no commit before it is flushed).
+    async fn read_call<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        retry(Self::CALL_LIMIT, op).await
+    }
+
+    async fn close_pools(&self) {
+        self.write.close().await;
+    }
 }
 
 macro_rules! impl_store {
@@ -486,11 +580,15 @@ macro_rules! impl_store {
                 self.run_migrations().await
             }
 
+            async fn close(&self) {
+                self.close_pools().await
+            }
+
             async fn database_time_millis(&self) -> Result<Option<i64>> {
                 let Some(query) = Self::CLOCK_QUERY else {
                     return Ok(None);
                 };
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     let millis: i64 = sqlx::query_scalar(query)
                         .fetch_one(&self.read)
                         .await
@@ -501,7 +599,7 @@ macro_rules! impl_store {
             }
 
             async fn ping(&self) -> Result<()> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_error)?;
                     Ok(())
                 })
@@ -509,7 +607,7 @@ macro_rules! impl_store {
             }
 
             async fn create_user(&self, u: &UserRecord) -> Result<()> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     sqlx::query(
                         "INSERT INTO users (id, username, username_key, password_hash, created_at, disabled_at, credential_epoch) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -530,7 +628,7 @@ macro_rules! impl_store {
             }
 
             async fn user_by_name(&self, key: &str) -> Result<Option<UserRecord>> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     sqlx::query_as::<_, UserRow>(
                         "SELECT id, username, password_hash, created_at, disabled_at, credential_epoch FROM users WHERE username_key = $1",
                     )
@@ -545,7 +643,7 @@ macro_rules! impl_store {
             }
 
             async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     sqlx::query_as::<_, UserRow>(
                         "SELECT id, username, password_hash, created_at, disabled_at, credential_epoch FROM users WHERE id = $1",
                     )
@@ -560,7 +658,7 @@ macro_rules! impl_store {
             }
 
             async fn list_users(&self) -> Result<Vec<UserRecord>> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     sqlx::query_as::<_, UserRow>(
                         "SELECT id, username, password_hash, created_at, disabled_at, credential_epoch FROM users ORDER BY created_at, username_key",
                     )
@@ -581,7 +679,7 @@ macro_rules! impl_store {
                 keep: Option<&SessionId>,
                 now: UnixTime,
             ) -> Result<()> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     sqlx::query("UPDATE users SET password_hash = $1, credential_epoch = credential_epoch + 1 WHERE id = $2")
                         .bind(hash)
@@ -611,7 +709,7 @@ macro_rules! impl_store {
             }
 
             async fn rehash_password(&self, user: &UserId, old: &str, new: &str) -> Result<bool> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let changed = sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
                         .bind(user.to_string())
                         .bind(old)
@@ -626,7 +724,7 @@ macro_rules! impl_store {
             }
 
             async fn disable_user(&self, user: &UserId, now: UnixTime) -> Result<bool> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     let changed = sqlx::query("UPDATE users SET disabled_at = $1, credential_epoch = credential_epoch + 1 \
                                                   WHERE id = $2 AND disabled_at IS NULL")
@@ -659,7 +757,7 @@ macro_rules! impl_store {
             }
 
             async fn create_client(&self, c: &ClientRecord) -> Result<()> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let capabilities: Vec<&str> = c.capabilities.iter().map(|c| c.as_str()).collect();
                     sqlx::query("INSERT INTO clients (client_id, secret_hash, created_at, capabilities) VALUES ($1, $2, $3, $4)")
                         .bind(&c.client_id)
@@ -675,7 +773,7 @@ macro_rules! impl_store {
             }
 
             async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     sqlx::query_as::<_, ClientRow>(
                         "SELECT client_id, secret_hash, created_at, capabilities FROM clients WHERE client_id = $1",
                     )
@@ -690,7 +788,7 @@ macro_rules! impl_store {
             }
 
             async fn create_session(&self, s: &SessionRecord, epoch: u64) -> Result<bool> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     // Conditional on the user in the same statement: enabled, and with the
                     // credentials the login checked. On PostgreSQL the user row is read
                     // `FOR SHARE`: a password change or disable in flight holds it, so the
@@ -726,7 +824,7 @@ macro_rules! impl_store {
             }
 
             async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     sqlx::query_as::<_, SessionRow>(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
                         .bind(id.to_string())
                         .fetch_optional(&self.read)
@@ -739,7 +837,7 @@ macro_rules! impl_store {
             }
 
             async fn rotate(&self, id: &SessionId, from: u64, now: UnixTime) -> Result<bool> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let moved = sqlx::query(
                         "UPDATE sessions SET generation = generation + 1, rotated_at = $1, last_used_at = $1 \
                          WHERE id = $2 AND generation = $3 AND revoked_at IS NULL",
@@ -757,7 +855,7 @@ macro_rules! impl_store {
             }
 
             async fn rotate_current(&self, request: &RotateCurrent<'_>) -> Result<Option<SessionRecord>> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     sqlx::query_as::<_, SessionRow>(&format!(
                         "UPDATE sessions SET generation = generation + 1, rotated_at = $1, last_used_at = $1 \
                          WHERE id = $2 AND generation = $3 AND client_id = $4 AND revoked_at IS NULL \
@@ -785,7 +883,7 @@ macro_rules! impl_store {
             }
 
             async fn revoke_session(&self, id: &SessionId, reason: &str, event: &AuditEvent) -> Result<bool> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     let changed = sqlx::query(
                         "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
@@ -813,7 +911,7 @@ macro_rules! impl_store {
                 reason: &str,
                 event: &AuditEvent,
             ) -> Result<u64> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     let changed = sqlx::query(
                         "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 \
@@ -835,7 +933,7 @@ macro_rules! impl_store {
             }
 
             async fn live_sessions(&self, user: &UserId, now: UnixTime) -> Result<Vec<SessionRecord>> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     sqlx::query_as::<_, SessionRow>(&format!(
                         "SELECT {SESSION_COLUMNS} FROM sessions \
                          WHERE user_id = $1 AND revoked_at IS NULL AND absolute_end > $2 ORDER BY created_at, id"
@@ -853,7 +951,7 @@ macro_rules! impl_store {
             }
 
             async fn blocked_until(&self, keys: &[String]) -> Result<UnixTime> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     // Two keys per statement: a login's account and address are one
                     // round trip, with SQL that needs no list binding.
                     let mut latest = 0;
@@ -874,7 +972,7 @@ macro_rules! impl_store {
             }
 
             async fn record_failure(&self, key: &str, now: UnixTime, window: i64) -> Result<u64> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let count: i64 = sqlx::query_scalar::<_, i64>(&format!(
                         "INSERT INTO throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
                          ON CONFLICT (key) DO UPDATE SET failures = {COUNT_ONE_MORE}, last_failure = $2 \
@@ -901,7 +999,7 @@ macro_rules! impl_store {
                 now: UnixTime,
                 schedule: &BackoffSchedule,
             ) -> Result<Reservation> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     // Counts only if the key is not blocked. On PostgreSQL the upsert
                     // locks the row until commit, so a concurrent reservation waits for
@@ -953,7 +1051,7 @@ macro_rules! impl_store {
             }
 
             async fn release_guess(&self, key: &str) -> Result<()> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     sqlx::query("UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0")
                         .bind(key)
                         .execute(&self.write)
@@ -965,7 +1063,7 @@ macro_rules! impl_store {
             }
 
             async fn block(&self, key: &str, until: UnixTime) -> Result<()> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     sqlx::query("UPDATE throttle SET blocked_until = $2 WHERE key = $1 AND blocked_until < $2")
                         .bind(key)
                         .bind(until)
@@ -978,7 +1076,7 @@ macro_rules! impl_store {
             }
 
             async fn clear_failures(&self, key: &str) -> Result<()> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     sqlx::query("DELETE FROM throttle WHERE key = $1")
                         .bind(key)
                         .execute(&self.write)
@@ -990,7 +1088,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_signing_key(&self, k: &SigningKeyRecord, retire_others: Option<UnixTime>) -> Result<()> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     let mut tx = self.write.begin().await.map_err(db_error)?;
                     if let Some(at) = retire_others {
                         sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
@@ -1024,7 +1122,7 @@ macro_rules! impl_store {
             }
 
             async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     Ok(sqlx::query_as::<_, KeyRow>(
                         "SELECT kid, alg, wrapped_private, created_at, active_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
                     )
@@ -1039,14 +1137,14 @@ macro_rules! impl_store {
             }
 
             async fn audit(&self, event: &AuditEvent) -> Result<()> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     insert_audit(&self.write, event).await
                 })
                 .await
             }
 
             async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEvent>> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.read_call(|| async move {
                     Ok(sqlx::query_as::<_, AuditRow>(
                         "SELECT at, kind, user_id, session_id, ip, detail FROM audit ORDER BY id DESC LIMIT $1",
                     )
@@ -1062,7 +1160,7 @@ macro_rules! impl_store {
             }
 
             async fn purge(&self, cutoffs: &PurgeCutoffs, batch: u32) -> Result<u64> {
-                retry(Self::CALL_LIMIT, || async move {
+                self.write_call(|| async move {
                     // Each statement deletes at most `batch` rows chosen by a subquery, so a
                     // purge never holds locks for long; concurrent purges simply find less.
                     let batch = i64::from(batch);

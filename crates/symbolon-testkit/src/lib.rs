@@ -10,14 +10,18 @@
 //! - [`PgCluster`]: a PostgreSQL server of one test's own (`initdb`, `pg_ctl`), for tests
 //!   that restart it;
 //! - [`FaultProxy`]: a TCP proxy in front of any server (PostgreSQL, symbolon) whose link
-//!   can be given latency, stalled, reset or cut while it runs.
+//!   can be given latency, stalled, reset or cut while it runs;
+//! - [`LossyDisk`]: a FUSE file system that forgets every write not yet synced when its
+//!   power is cut, or fails writes on command (durability tests).
 
 pub mod fault_proxy;
+mod lossy_disk;
 mod pg;
 mod pg_cluster;
 mod server;
 
 pub use fault_proxy::{Fault, FaultProxy};
+pub use lossy_disk::LossyDisk;
 pub use pg::PgDatabase;
 pub use pg_cluster::{PgCluster, StopMode};
 pub use server::{test_config, TestServer, T0};
