@@ -173,3 +173,96 @@ async fn postgres_a_login_racing_a_disable_waits_for_it() {
     );
     raw.close().await;
 }
+
+/// PostgreSQL under READ COMMITTED: a purge picks a quiet throttle row while a fresh
+/// failure, not yet committed, makes it live again; the purge's DELETE waits for the
+/// failure and must then leave the row. PostgreSQL re-checks only the outer WHERE on the
+/// new row version, not the subquery that chose the row, so without the conditions
+/// repeated outside the purge deletes the live row and a guesser's count starts over.
+/// The open transaction runs the update `Store::record_failure`'s upsert makes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_purge_racing_a_failure_keeps_the_count() {
+    use std::time::Duration;
+    use symbolon_store::PurgeCutoffs;
+
+    let Some(database) = symbolon_testkit::PgDatabase::create().await else {
+        return;
+    };
+    let store = symbolon_store::connect(&database.url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    let now = 1_800_000_000;
+    let window = 900;
+    let key = "acct:ida";
+    // Three failures long ago: decayed to nothing, so the row is purgeable now.
+    for expected in 1..=3 {
+        assert_eq!(
+            store.record_failure(key, now - 5000, window).await.unwrap(),
+            expected
+        );
+    }
+    let cutoffs = PurgeCutoffs {
+        sessions_ended_before: 0,
+        sessions_revoked_before: 0,
+        audit_before: 0,
+        throttle_quiet_before: now - window,
+        failure_window: window,
+    };
+
+    let raw = sqlx::PgPool::connect(&database.url).await.unwrap();
+    let mut failure = raw.begin().await.unwrap();
+    // A failure now: five quiet windows took the three off, so the count starts at 1.
+    let count: i64 = sqlx::query_scalar(
+        "UPDATE throttle SET failures = 1, last_failure = $2 WHERE key = $1 RETURNING failures",
+    )
+    .bind(key)
+    .bind(now)
+    .fetch_one(&mut *failure)
+    .await
+    .unwrap();
+    assert_eq!(count, 1);
+
+    let purge = tokio::spawn({
+        let store = store.clone();
+        async move { store.purge(&cutoffs, 10).await.unwrap() }
+    });
+    // Commit only once the purge has either finished or is waiting on the row lock, so
+    // that its DELETE certainly ran while the failure was not yet committed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        if waiting > 0 || purge.is_finished() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the purge neither finished nor waited"
+        );
+        tokio::task::yield_now().await;
+    }
+    failure.commit().await.unwrap();
+    let purged = purge.await.unwrap();
+    assert_eq!(
+        purged, 0,
+        "the purge deleted the row a failure had made live"
+    );
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT failures, last_failure FROM throttle WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&raw)
+            .await
+            .unwrap();
+    assert_eq!(row, Some((1, now)), "the row is not the failure's");
+    // So the next failure in the same second counts on from it.
+    assert_eq!(
+        store.record_failure(key, now, window).await.unwrap(),
+        2,
+        "the failure racing the purge was lost"
+    );
+    raw.close().await;
+}
