@@ -2,6 +2,7 @@
 # Runs the benchmarks of BENCHMARKS.md against a release server in a temporary
 # directory: healthz beside each scenario in the same run, on this machine.
 # Usage: scripts/bench.sh [duration] [concurrency]   (defaults: 10s 64)
+# BENCH_SQLITE_OPTION="?synchronous=full" (or =normal) measures another durability setting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
@@ -18,7 +19,7 @@ trap cleanup EXIT
 start() { # $1 = signing_alg
   cat > "$work/symbolon.toml" <<TOML
 listen = "127.0.0.1:$port"
-database_url = "sqlite://$work/symbolon-$1.db"
+database_url = "sqlite://$work/symbolon-$1.db${BENCH_SQLITE_OPTION:-}"
 master_key_file = "$work/symbolon.key"
 signing_alg = "$1"
 ip_failures_allowed = 1000000

@@ -53,6 +53,12 @@ struct Args {
     /// No progress bar (for scripts).
     #[arg(long)]
     quiet: bool,
+    /// Open loop: requests are due at this total rate (per second), whenever the earlier
+    /// ones finish; each latency counts from when its request was due, so waiting for a
+    /// free worker is included. Without it, each worker sends as soon as its last answer
+    /// came (closed loop).
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 #[tokio::main]
@@ -74,17 +80,27 @@ async fn main() -> Result<()> {
     let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + args.duration;
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    let schedule = Arc::new(Schedule {
+        start: Instant::now(),
+        next: AtomicU64::new(0),
+    });
     let args = Arc::new(args);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
-        let (http, args, ok, errors, token) = (
+        let (http, args, ok, errors, token, schedule) = (
             http.clone(),
             args.clone(),
             ok.clone(),
             errors.clone(),
             verify_token.clone(),
+            schedule.clone(),
         );
-        workers.spawn(async move { worker(http, args, token, deadline, ok, errors).await });
+        workers.spawn(async move {
+            worker(http, args, token, deadline, ok, errors, schedule).await
+        });
     }
     let bar = progress(&args, deadline, ok.clone()).await;
     let mut latencies = Vec::new();
@@ -103,6 +119,7 @@ async fn main() -> Result<()> {
     let seconds = args.duration.as_secs_f64();
     let line = json!({
         "scenario": format!("{:?}", args.scenario).to_lowercase(),
+        "offered_rate_per_s": args.rate,
         "concurrency": args.concurrency,
         "duration_s": seconds,
         "requests": ok.load(Ordering::Relaxed),
@@ -167,7 +184,14 @@ async fn login(http: &reqwest::Client, args: &Args) -> Result<Value> {
     bail!("login as {} still throttled after 10 tries", args.username)
 }
 
-/// One worker: requests back to back until the deadline; returns latencies in µs.
+/// The open loop's arrivals: request `i` is due at `start + i / rate`.
+struct Schedule {
+    start: Instant,
+    next: AtomicU64,
+}
+
+/// One worker: requests back to back (or, with `--rate`, each when it is due) until the
+/// deadline; returns latencies in µs.
 async fn worker(
     http: reqwest::Client,
     args: Arc<Args>,
@@ -175,6 +199,7 @@ async fn worker(
     deadline: Instant,
     ok: Arc<AtomicU64>,
     errors: Arc<AtomicU64>,
+    schedule: Arc<Schedule>,
 ) -> Result<Vec<u32>> {
     let mut latencies = Vec::with_capacity(4096);
     let mut refresh = match args.scenario {
@@ -188,7 +213,18 @@ async fn worker(
     };
     let login_body = json!({"username": args.username, "password": args.password});
     while Instant::now() < deadline {
-        let start = Instant::now();
+        let start = match args.rate {
+            Some(rate) => {
+                let i = schedule.next.fetch_add(1, Ordering::Relaxed);
+                let due = schedule.start + Duration::from_secs_f64(i as f64 / rate);
+                if due >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None => Instant::now(),
+        };
         let request = match args.scenario {
             Scenario::Healthz => http.get(format!("{}/healthz", args.url)),
             Scenario::Verify => http
