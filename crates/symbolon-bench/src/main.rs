@@ -98,9 +98,8 @@ async fn main() -> Result<()> {
             verify_token.clone(),
             schedule.clone(),
         );
-        workers.spawn(async move {
-            worker(http, args, token, deadline, ok, errors, schedule).await
-        });
+        workers
+            .spawn(async move { worker(http, args, token, deadline, ok, errors, schedule).await });
     }
     let bar = progress(&args, deadline, ok.clone()).await;
     let mut latencies = Vec::new();

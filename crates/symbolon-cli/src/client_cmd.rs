@@ -678,9 +678,12 @@ fn check_private_dir(_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// `--profile`'s parser: a bad name is a usage error (exit 2) before anything happens.
+/// A profile name as given, in lower case: names are compared case-insensitively on
+/// every platform, so that `Work` and `work` are one profile on Linux as they are one
+/// file on macOS and Windows (and their keyring entries are one too).
 fn profile_name(profile: &str) -> Result<String, String> {
     check_profile_name(profile)
-        .map(|()| profile.to_owned())
+        .map(|()| profile.to_ascii_lowercase())
         .map_err(|e| e.to_string())
 }
 

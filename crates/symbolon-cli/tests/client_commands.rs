@@ -235,6 +235,15 @@ async fn exit_codes_profiles_and_passphrase() {
         Some("a long passphrase")
     ))
     .starts_with("bob at "));
+    // Profile names are case-insensitive on every platform.
+    assert!(ok(&client(
+        &home,
+        &["whoami", "--profile", "WORK"],
+        "",
+        Some("a long passphrase")
+    ))
+    .starts_with("bob at "));
+    assert!(!home.join("WORK.json").exists());
     assert_eq!(
         client(&home, &["whoami"], "", None).status.code(),
         Some(3),

@@ -248,8 +248,12 @@ fn key_in(keyring: Keyring, user: &str) -> Result<(StoreKey, bool), String> {
 ///   instead, which needs 32 bytes of keyring.
 /// - An entry that is not a token record is reported as [`Error::Store`] and left as it
 ///   is; the next `save` or `clear` replaces it.
-/// - A keyring has no locks: for processes that share a profile to refresh one at a
-///   time, give a lock file with [`with_lock_file`](Self::with_lock_file).
+/// - A keyring has no locks, so processes that share a profile refresh one at a time
+///   through a lock file: by default `keyring-PROFILE.lock` in a per-user directory
+///   (`$XDG_RUNTIME_DIR/symbolon`, else `~/.cache/symbolon`, else
+///   `%LOCALAPPDATA%\symbolon`; see [`lock_path`](Self::lock_path)); choose another with
+///   [`with_lock_file`](Self::with_lock_file) (every process sharing the profile must use
+///   the same one), or none with [`without_lock`](Self::without_lock).
 #[derive(Debug, Clone)]
 pub struct KeyringTokenStore {
     keyring: Keyring,
@@ -264,7 +268,7 @@ impl KeyringTokenStore {
         KeyringTokenStore {
             keyring,
             profile: profile.to_owned(),
-            lock_file: None,
+            lock_file: default_lock_file(profile),
         }
     }
 
@@ -288,10 +292,23 @@ impl KeyringTokenStore {
         }))
     }
 
-    /// Serialises refreshes across processes with an OS lock on `path` (created 0600).
+    /// Serialises refreshes across processes with an OS lock on `path` (created 0600)
+    /// instead of the default one.
     pub fn with_lock_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.lock_file = Some(path.into());
         self
+    }
+
+    /// No lock across processes: only for a profile that one process uses at a time
+    /// (two processes refreshing one profile at once can present a spent token).
+    pub fn without_lock(mut self) -> Self {
+        self.lock_file = None;
+        self
+    }
+
+    /// The lock file refreshes are serialised with, if any.
+    pub fn lock_path(&self) -> Option<&std::path::Path> {
+        self.lock_file.as_deref()
     }
 
     /// The keyring this store uses.
@@ -365,6 +382,30 @@ impl TokenStore for KeyringTokenStore {
             .await
             .map(Some)
     }
+}
+
+/// The default lock file of a keyring store's profile, in a directory of the user's own
+/// (`None` where no such directory is known: then there is no lock unless one is given).
+/// The profile's name is lower-cased and anything but `A-Za-z0-9_-` becomes `_`: two
+/// names that map to one file merely share a lock.
+fn default_lock_file(profile: &str) -> Option<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let dir = var("XDG_RUNTIME_DIR")
+        .or_else(|| var("HOME").map(|home| home.join(".cache")))
+        .or_else(|| var("LOCALAPPDATA"))?
+        .join("symbolon");
+    let name: String = profile
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '_' | '-' => c.to_ascii_lowercase(),
+            _ => '_',
+        })
+        .collect();
+    Some(dir.join(format!("keyring-{name}.lock")))
 }
 
 /// The `keyring` crate, or a stand-in that reports every keyring unavailable.
@@ -448,8 +489,37 @@ mod backend {
 
 #[cfg(test)]
 mod tests {
-    use super::{in_order, Keyring};
+    use super::{in_order, Keyring, KeyringTokenStore};
+    use crate::store::TokenStore;
     use std::sync::{Arc, Mutex};
+
+    /// Two stores of one profile, made without saying anything about locks (as two
+    /// processes would make them), lock the same file: while one holds it, the other
+    /// cannot take it.
+    #[tokio::test]
+    async fn keyring_stores_of_one_profile_lock_each_other_by_default() {
+        let profile = format!("lock-test-{}", std::process::id());
+        let first = KeyringTokenStore::new(Keyring::Kernel, &profile);
+        let second = KeyringTokenStore::new(Keyring::Kernel, &profile.to_uppercase());
+        let path = first.lock_path().expect("a default lock file").to_owned();
+        assert_eq!(second.lock_path(), Some(path.as_path()));
+        let held = first.lock().await.expect("lock").expect("a lock");
+        let other = std::fs::File::open(&path).expect("lock file");
+        assert!(
+            matches!(other.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            "the second process could take the lock the first holds"
+        );
+        drop(held);
+        other.try_lock().expect("free once released");
+        drop(other);
+        let _ = std::fs::remove_file(&path);
+        assert!(KeyringTokenStore::new(Keyring::Kernel, &profile)
+            .without_lock()
+            .lock()
+            .await
+            .expect("no lock")
+            .is_none());
+    }
 
     /// Calls to one keyring run one after the other, in the order they were queued,
     /// whatever their callers do meanwhile (a caller that gave up included).
