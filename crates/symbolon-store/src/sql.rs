@@ -380,7 +380,12 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Checkpoints run in the background (below), not in the commit of whichever
+            // write crosses SQLite's default 1,000 pages: in a large database every
+            // checkpoint writes scattered pages and syncs, and the single writer would
+            // wait for it. This limit is the fallback if the background falls behind.
+            .pragma("wal_autocheckpoint", "20000");
         // A SQLite connection is a file handle in this process: it cannot be dropped by a
         // server, so the pool's ping before each use (a round trip to the connection's
         // thread) is pure cost here.
@@ -416,6 +421,9 @@ impl SqliteStore {
         } else {
             None
         };
+        if !in_memory {
+            tokio::spawn(checkpoints(read.clone()));
+        }
         Ok(Self { read, write, sync })
     }
 
@@ -469,6 +477,31 @@ impl SqliteStore {
         self.read.close().await;
         if let Some(sync) = &self.sync {
             sync.close();
+        }
+    }
+}
+
+/// How often the background checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies the WAL into the database file now and then, on a reader connection, in
+/// PASSIVE mode: it never waits for (or blocks) the writer or readers, and does what it
+/// can. With `synchronous = NORMAL`, SQLite syncs the WAL before and the database after
+/// each checkpoint itself. Ends when the pool is closed.
+async fn checkpoints(read: SqlitePool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if read.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_all(&read)
+            .await
+        {
+            if read.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "background WAL checkpoint failed");
         }
     }
 }
