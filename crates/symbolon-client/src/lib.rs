@@ -78,7 +78,7 @@ pub use store::open_sealed_record;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteTokenStore;
 pub use store::{EncryptedFileStore, MemoryStore, StoreLock, TokenStore};
-pub use tokens::StoredTokens;
+pub use tokens::{InDoubt, StoredTokens};
 
 /// The `reqwest` this crate is built with, for building requests to [`Client::send`].
 pub use reqwest;
