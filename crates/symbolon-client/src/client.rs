@@ -180,8 +180,14 @@ impl ClientBuilder {
                 .user_agent(concat!("symbolon-client/", env!("CARGO_PKG_VERSION")))
         };
         let window = self.reuse_grace / 2;
-        // Every try must have ended (and its connection closed) before the grace does.
-        let refresh_timeout = self.refresh_timeout.min(window);
+        // Every try must have ended (and its connection closed) before the grace does. A
+        // grace of zero leaves no time for that: the timeout is then as given, and a token
+        // in doubt is never tried again.
+        let refresh_timeout = if window.is_zero() {
+            self.refresh_timeout
+        } else {
+            self.refresh_timeout.min(window)
+        };
         let http = match self.http {
             Some(http) => http,
             None => http_builder()
