@@ -235,7 +235,10 @@ pub async fn run(cmd: SessionCommand) -> ExitCode {
                 .any(|e| {
                     matches!(
                         e,
-                        Error::LoginRequired | Error::Corrupt { .. } | Error::CorruptRecord { .. }
+                        Error::LoginRequired
+                            | Error::InDoubt
+                            | Error::Corrupt { .. }
+                            | Error::CorruptRecord { .. }
                     )
                 });
             eprintln!("error: {e:#}");

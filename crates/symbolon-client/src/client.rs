@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::expiry::{BootStamp, Expiry};
 use crate::secret::Secret;
 use crate::store::{MemoryStore, TokenStore};
-use crate::tokens::{StoredTokens, TokenResponse};
+use crate::tokens::{InDoubt, StoredTokens, TokenResponse};
 use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Request, RequestBuilder, Response, StatusCode};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,8 +29,10 @@ pub enum TokenEvent {
         /// The session.
         session_id: String,
     },
-    /// The server refused the refresh token for good: the tokens were cleared and the user
-    /// must log in again.
+    /// The user must log in again: the server refused the refresh token for good (the
+    /// tokens were cleared, [`Error::LoginRequired`]), or the last refresh's answer was
+    /// lost and the reuse grace has passed ([`Error::InDoubt`]: the tokens are kept but
+    /// never presented again).
     LoginRequired,
 }
 
@@ -48,6 +50,8 @@ pub struct ClientBuilder {
     refresh_attempts: u32,
     retry_backoff: Duration,
     timeout: Duration,
+    refresh_timeout: Duration,
+    reuse_grace: Duration,
     allowed: Vec<String>,
 }
 
@@ -66,6 +70,10 @@ impl ClientBuilder {
     }
 
     /// How many times one refresh is tried on transient failures (default 3, at least 1).
+    /// A refresh whose token may have reached the server already (see
+    /// [`reuse_grace`](Self::reuse_grace)) is tried until its deadline instead, however
+    /// many tries that takes: it is the last chance to get the server's answer without
+    /// presenting the token outside the grace.
     pub fn refresh_attempts(mut self, attempts: u32) -> Self {
         self.refresh_attempts = attempts.max(1);
         self
@@ -77,7 +85,30 @@ impl ClientBuilder {
         self
     }
 
-    /// The timeout of each HTTP request the client makes itself (default 30 s); ignored
+    /// The server's `reuse_grace` (default 10 s, the server's default): how long after a
+    /// rotation the server still answers the spent refresh token with the same successor
+    /// (`docs/API.md` §1.3). Once a refresh try may have reached the server without its
+    /// answer coming back, its token is in doubt: it is tried again only until half this
+    /// grace has passed since the first such try was sent (the refresh deadline), and
+    /// never presented after it ([`Error::InDoubt`]), because a presentation outside the
+    /// grace is reuse and revokes the session. Set it to the server's value, or lower.
+    pub fn reuse_grace(mut self, grace: Duration) -> Self {
+        self.reuse_grace = grace;
+        self
+    }
+
+    /// How long one `POST /token/refresh` try may take, the answer's body included
+    /// (default 3 s; at most half the [`reuse_grace`](Self::reuse_grace), so that every
+    /// try has ended by the time the grace has). A connect that takes longer than half
+    /// of it fails as "never sent" when the SDK builds the token endpoints' client. Short,
+    /// so that a lost answer leaves time for another try within the deadline.
+    pub fn refresh_timeout(mut self, timeout: Duration) -> Self {
+        self.refresh_timeout = timeout;
+        self
+    }
+
+    /// The timeout of each HTTP request the client makes itself (default 30 s; a
+    /// refresh try has [`refresh_timeout`](Self::refresh_timeout) instead); ignored
     /// by [`send`](Client::send) when [`http_client`](Self::http_client) is given, and by
     /// the token endpoints when [`auth_http_client`](Self::auth_http_client) is.
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -148,6 +179,15 @@ impl ClientBuilder {
                 .timeout(self.timeout)
                 .user_agent(concat!("symbolon-client/", env!("CARGO_PKG_VERSION")))
         };
+        let window = self.reuse_grace / 2;
+        // Every try must have ended (and its connection closed) before the grace does. A
+        // grace of zero leaves no time for that: the timeout is then as given, and a token
+        // in doubt is never tried again.
+        let refresh_timeout = if window.is_zero() {
+            self.refresh_timeout
+        } else {
+            self.refresh_timeout.min(window)
+        };
         let http = match self.http {
             Some(http) => http,
             None => http_builder()
@@ -159,6 +199,10 @@ impl ClientBuilder {
             Some(http) => http,
             None => http_builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // A connect that does not finish in time fails as a connect error, which
+                // says the request was never sent (safe to retry at any time); a refresh
+                // try that times out later may have reached the server.
+                .connect_timeout(refresh_timeout / 2)
                 .build()
                 .map_err(Error::Request)?,
         };
@@ -174,6 +218,9 @@ impl ClientBuilder {
                 margin: self.refresh_margin,
                 attempts: self.refresh_attempts,
                 backoff: self.retry_backoff,
+                refresh_timeout,
+                window,
+                flights: Mutex::new(Flights::default()),
                 current: Mutex::new(Current::default()),
                 loaded: tokio::sync::OnceCell::new(),
                 refresh_lock: tokio::sync::Mutex::new(()),
@@ -205,6 +252,13 @@ struct Inner {
     margin: Duration,
     attempts: u32,
     backoff: Duration,
+    /// The timeout of one refresh try.
+    refresh_timeout: Duration,
+    /// How long after the first possibly-delivered send a token in doubt may still be
+    /// presented: half the reuse grace.
+    window: Duration,
+    /// The outcome of the last refresh, for the callers that waited behind it.
+    flights: Mutex<Flights>,
     current: Mutex<Current>,
     loaded: tokio::sync::OnceCell<()>,
     /// Held for the whole of a refresh: the single flight.
@@ -226,6 +280,29 @@ impl std::fmt::Debug for Inner {
     }
 }
 
+/// Finished refreshes, so that callers queued behind one that failed take its failure
+/// instead of presenting the same token again later, each on its own.
+#[derive(Default)]
+struct Flights {
+    /// Refreshes finished so far (under the refresh lock).
+    done: u64,
+    /// The failure of the last one (`None` when it succeeded).
+    failure: Option<Error>,
+}
+
+/// Whether the refresh token may have been spent at the server without the client
+/// hearing of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Doubt {
+    /// No try of it may have reached the server unanswered.
+    Clear,
+    /// A try that may have reached the server was sent at this instant.
+    Since(Instant),
+    /// In doubt since a time this process cannot tell (a mark from another boot, or
+    /// without a boot clock): as if the deadline had passed.
+    Unknown,
+}
+
 /// The tokens in use and a generation number that changes whenever they do, so that a
 /// request can tell whether someone refreshed since it read them.
 #[derive(Default)]
@@ -245,6 +322,8 @@ struct Live {
     /// A server answered 401 `invalid_token` to this access token: refresh before using
     /// it again, whatever its expiry says.
     rejected: std::sync::atomic::AtomicBool,
+    /// Whether the refresh token is in doubt (changed only under the refresh lock).
+    doubt: Mutex<Doubt>,
 }
 
 impl Live {
@@ -261,17 +340,75 @@ impl Live {
             expiry,
             bearer,
             rejected: std::sync::atomic::AtomicBool::new(false),
+            doubt: Mutex::new(Doubt::Clear),
+        }
+    }
+
+    fn doubt(&self) -> Doubt {
+        *self.doubt.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that a try sent at `sent` may have reached the server (the first such
+    /// try counts: the grace runs from the rotation it may have caused).
+    fn doubt_since(&self, sent: Instant) {
+        let mut doubt = self.doubt.lock().unwrap_or_else(|p| p.into_inner());
+        if *doubt == Doubt::Clear {
+            *doubt = Doubt::Since(sent);
+        }
+    }
+
+    /// Until when the refresh token may still be presented: `None` for "any time" (not
+    /// in doubt), otherwise the refresh deadline (`Err` when it cannot be told, which
+    /// counts as passed).
+    fn deadline(&self, window: Duration) -> Option<std::result::Result<Instant, ()>> {
+        match self.doubt() {
+            Doubt::Clear => None,
+            Doubt::Since(sent) => Some(sent.checked_add(window).ok_or(())),
+            Doubt::Unknown => Some(Err(())),
+        }
+    }
+
+    /// Whether the refresh token may be presented at `now`: not in doubt, or in doubt and
+    /// before the refresh deadline (within the server's grace of any rotation it caused).
+    fn may_present(&self, now: Instant, window: Duration) -> bool {
+        match self.deadline(window) {
+            None => true,
+            Some(Ok(deadline)) => now < deadline,
+            Some(Err(())) => false,
         }
     }
 
     fn from_stored(stored: StoredTokens, now: Instant) -> Live {
+        let now_stamp = BootStamp::now();
         let expiry = Expiry::from_stamps(
             Duration::from_secs(stored.expires_in),
             stored.obtained.as_ref(),
             now,
-            BootStamp::now().as_ref(),
+            now_stamp.as_ref(),
         );
-        Live::new(stored, expiry)
+        let doubt = match &stored.in_doubt {
+            None => Doubt::Clear,
+            Some(mark) => doubt_of(mark, now, now_stamp.as_ref()),
+        };
+        let live = Live::new(stored, expiry);
+        *live.doubt.lock().unwrap_or_else(|p| p.into_inner()) = doubt;
+        live
+    }
+}
+
+/// The doubt a stored mark stands for, seen at `now` / `now_stamp`: its age on the boot
+/// clock when the mark and now are of the same boot, otherwise unknown (the wall clock is
+/// not trusted for it: a clock set back would make an old mark look young, and the
+/// presentation that followed would revoke the session).
+fn doubt_of(mark: &InDoubt, now: Instant, now_stamp: Option<&BootStamp>) -> Doubt {
+    match (&mark.since, now_stamp) {
+        (Some(then), Some(current))
+            if then.boot_id == current.boot_id && current.since_boot_ms >= then.since_boot_ms =>
+        {
+            let age = Duration::from_millis(current.since_boot_ms - then.since_boot_ms);
+            now.checked_sub(age).map_or(Doubt::Unknown, Doubt::Since)
+        }
+        _ => Doubt::Unknown,
     }
 }
 
@@ -305,6 +442,8 @@ impl Client {
             refresh_attempts: 3,
             retry_backoff: Duration::from_millis(250),
             timeout: Duration::from_secs(30),
+            refresh_timeout: Duration::from_secs(3),
+            reuse_grace: Duration::from_secs(10),
             allowed: Vec::new(),
         }
     }
@@ -460,6 +599,17 @@ impl Client {
         let Some((_, live, _)) = self.reconcile(self.snapshot().1).await? else {
             return Ok(());
         };
+        if !live.may_present(Instant::now(), self.inner.window) {
+            // The refresh token may have been spent at the server and the grace has
+            // passed: presenting it to /logout would be reuse and revoke the session
+            // (which a local logout may leave to expire). Nothing is sent.
+            if scope == LogoutScope::Local {
+                self.forget().await?;
+                self.inner.events.send_replace(TokenEvent::LoggedOut);
+                return Ok(());
+            }
+            return Err(Error::InDoubt);
+        }
         let body = LogoutRequest {
             refresh_token: Some(live.stored.refresh_token.clone()),
             scope: Some(scope),
@@ -611,9 +761,14 @@ impl Client {
     /// The refresh runs in a task of its own that the caller awaits: a caller that gives
     /// up (a timeout around `send`, a `select!`, a dropped handler) does not cancel it
     /// between the server's rotation and the save of the successor.
+    ///
+    /// A caller that queued behind a refresh that failed gets that refresh's failure: it
+    /// does not present the same token again later on its own.
     pub(crate) async fn refresh_from(&self, seen: u64) -> Result<Token> {
+        // Taken before queueing: a refresh that finishes from now on answers this caller.
+        let ticket = self.flights().done;
         let this = self.clone();
-        match tokio::spawn(async move { this.refresh_in_task(seen).await }).await {
+        match tokio::spawn(async move { this.refresh_in_task(seen, ticket).await }).await {
             Ok(result) => result,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => Err(Error::Transient {
@@ -624,7 +779,11 @@ impl Client {
         }
     }
 
-    async fn refresh_in_task(&self, seen: u64) -> Result<Token> {
+    fn flights(&self) -> std::sync::MutexGuard<'_, Flights> {
+        self.inner.flights.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn refresh_in_task(&self, seen: u64, ticket: u64) -> Result<Token> {
         let _flight = self.inner.refresh_lock.lock().await;
         let (generation, live) = self.snapshot();
         if generation != seen {
@@ -633,6 +792,23 @@ impl Client {
                 None => Err(Error::LoginRequired),
             };
         }
+        {
+            let flights = self.flights();
+            if flights.done != ticket {
+                if let Some(failure) = &flights.failure {
+                    return Err(failure.for_waiters());
+                }
+            }
+        }
+        let result = self.refresh_locked(live).await;
+        let mut flights = self.flights();
+        flights.done += 1;
+        flights.failure = result.as_ref().err().map(Error::for_waiters);
+        result
+    }
+
+    /// The refresh proper, under the refresh lock.
+    async fn refresh_locked(&self, live: Option<Arc<Live>>) -> Result<Token> {
         let _shared = self.inner.store.lock().await?;
         let Some((generation, live, adopted)) = self.reconcile(live).await? else {
             return Err(Error::LoginRequired);
@@ -646,7 +822,7 @@ impl Client {
             });
             return Ok(Token::new(generation, live));
         }
-        match self.post_refresh(&live.stored.refresh_token).await {
+        match self.post_refresh(&live).await {
             Ok((tokens, received, stamp)) => {
                 let session_id = tokens.session_id.clone();
                 let token = self.adopt_response(tokens, received, stamp).await?;
@@ -659,6 +835,13 @@ impl Client {
                 self.forget().await?;
                 self.inner.events.send_replace(TokenEvent::LoginRequired);
                 Err(Error::LoginRequired)
+            }
+            Err(Error::InDoubt) => {
+                // Kept (with the mark) rather than cleared: a process sharing the store
+                // must not take "no tokens" for a reason to present nothing either, and
+                // a login replaces them.
+                self.inner.events.send_replace(TokenEvent::LoginRequired);
+                Err(Error::InDoubt)
             }
             Err(other) => Err(other),
         }
@@ -688,6 +871,14 @@ impl Client {
                 Ok(None)
             }
             (Some(live), Some(stored)) if live.stored.refresh_token == stored.refresh_token => {
+                // Another process sharing the store may have sent this token since (and
+                // died, or given up): its mark counts here too.
+                if let Some(mark) = stored.in_doubt.as_ref() {
+                    if live.doubt() == Doubt::Clear {
+                        let doubt = doubt_of(mark, Instant::now(), BootStamp::now().as_ref());
+                        *live.doubt.lock().unwrap_or_else(|p| p.into_inner()) = doubt;
+                    }
+                }
                 Ok(Some((self.snapshot().0, live, false)))
             }
             (_, Some(stored)) => {
@@ -717,6 +908,7 @@ impl Client {
             session_id: tokens.session_id,
             expires_in: tokens.expires_in,
             obtained: stamp,
+            in_doubt: None,
         };
         let expiry = Expiry::new(received, Duration::from_secs(stored.expires_in));
         let live = Arc::new(Live::new(stored, expiry));
@@ -736,15 +928,22 @@ impl Client {
     /// redirect. A redirect is an [`Error::Protocol`]: the password or refresh token is
     /// not sent again anywhere, and the tokens are left as they are.
     async fn post_auth(&self, path: &str, body: &impl serde::Serialize) -> Result<Response> {
+        self.post_auth_within(path, body, None).await
+    }
+
+    /// [`post_auth`](Self::post_auth), with a timeout of its own when `timeout` is given.
+    async fn post_auth_within(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+        timeout: Option<Duration>,
+    ) -> Result<Response> {
         let url = self.url_of(path)?;
-        let response = self
-            .inner
-            .auth_http
-            .post(url.clone())
-            .json(body)
-            .send()
-            .await
-            .map_err(Error::transport)?;
+        let mut request = self.inner.auth_http.post(url.clone()).json(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request.send().await.map_err(Error::transport)?;
         let status = response.status();
         if status.is_redirection() {
             return Err(Error::Protocol(format!(
@@ -759,37 +958,101 @@ impl Client {
         Ok(response)
     }
 
-    /// `POST /token/refresh`, retried with back-off on transient failures.
+    /// `POST /token/refresh` with `live`'s refresh token, retried with back-off on
+    /// transient failures, by the rule of `docs/API.md` §5.7: a try that may have reached
+    /// the server puts the token in doubt from the moment it was sent; a token in doubt
+    /// is tried again only before the refresh deadline (half the reuse grace after that
+    /// moment), and after it is never presented again ([`Error::InDoubt`]). Tries that
+    /// never left (connect errors) are retried as usual and leave no doubt.
     async fn post_refresh(
         &self,
-        refresh: &Secret,
+        live: &Live,
     ) -> Result<(TokenResponse, Instant, Option<BootStamp>)> {
+        if !live.may_present(Instant::now(), self.inner.window) {
+            return Err(Error::InDoubt);
+        }
+        // The mark goes to the store before the first send: a process that dies while the
+        // try is out leaves it for the next one, which then knows not to present the
+        // token outside the grace. A token in doubt already has it.
+        let marked = live.doubt() == Doubt::Clear && self.save_mark(live).await;
         let mut pause = self.inner.backoff;
         let mut attempt = 1;
-        loop {
-            match self.post_refresh_once(refresh).await {
-                Err(Error::Transient {
-                    reason,
-                    retry_after,
-                    source,
-                }) if attempt < self.inner.attempts => {
-                    // Quick retries only: if the server rotated but its answer was lost,
-                    // the same token is answered again only within its reuse grace
-                    // (10 s by default); later it counts as reuse.
+        let outcome = loop {
+            let sent = Instant::now();
+            let error = match self.post_refresh_once(&live.stored.refresh_token).await {
+                Ok(answer) => break Ok(answer),
+                Err(error) => error,
+            };
+            if !error.never_sent() {
+                live.doubt_since(sent);
+            }
+            let Error::Transient {
+                reason,
+                retry_after,
+                source,
+            } = error
+            else {
+                break Err(error);
+            };
+            let wait = match live.deadline(self.inner.window) {
+                // Nothing may have reached the server: the usual retries.
+                None => {
                     let wait = retry_after.unwrap_or(pause);
-                    if wait > MAX_RETRY_WAIT {
-                        return Err(Error::Transient {
+                    if attempt >= self.inner.attempts || wait > MAX_RETRY_WAIT {
+                        break Err(Error::Transient {
                             reason,
                             retry_after,
                             source,
                         });
                     }
-                    tracing::debug!(attempt, %reason, "refresh failed; trying again");
-                    tokio::time::sleep(wait).await;
-                    pause *= 2;
-                    attempt += 1;
+                    wait
                 }
-                other => return other,
+                // In doubt: only the deadline stops the tries (a later presentation
+                // could be reuse). A longer Retry-After is not waited for: after it the
+                // token could not be presented at all.
+                Some(Ok(deadline)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        tracing::warn!(%reason, "refresh in doubt past its deadline; the token is not presented again");
+                        break Err(Error::InDoubt);
+                    }
+                    retry_after.unwrap_or(pause).min(MAX_RETRY_WAIT).min(left)
+                }
+                Some(Err(())) => break Err(Error::InDoubt),
+            };
+            tracing::debug!(attempt, %reason, "refresh failed; trying again");
+            tokio::time::sleep(wait).await;
+            if !live.may_present(Instant::now(), self.inner.window) {
+                tracing::warn!(%reason, "refresh in doubt past its deadline; the token is not presented again");
+                break Err(Error::InDoubt);
+            }
+            pause = pause.saturating_mul(2);
+            attempt += 1;
+        };
+        // Marked before the send, but no try left: the token is as good as before.
+        if marked && outcome.is_err() && live.doubt() == Doubt::Clear {
+            if let Err(e) = self.inner.store.save(&live.stored).await {
+                tracing::warn!(error = %e, "could not clear the in-doubt mark of a refresh that was never sent");
+            }
+        }
+        outcome
+    }
+
+    /// Writes `live`'s tokens with an "in doubt since now" mark; `false` (and a warning)
+    /// when the store refuses: the refresh goes on, its doubt then known to this process
+    /// only.
+    async fn save_mark(&self, live: &Live) -> bool {
+        let marked = StoredTokens {
+            in_doubt: Some(InDoubt {
+                since: BootStamp::now(),
+            }),
+            ..live.stored.clone()
+        };
+        match self.inner.store.save(&marked).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not mark the refresh token in doubt in the store");
+                false
             }
         }
     }
@@ -802,7 +1065,9 @@ impl Client {
         let body = RefreshRequest {
             refresh_token: refresh.clone(),
         };
-        let response = self.post_auth("/token/refresh", &body).await?;
+        let response = self
+            .post_auth_within("/token/refresh", &body, Some(self.inner.refresh_timeout))
+            .await?;
         let received = Instant::now();
         let stamp = BootStamp::now();
         if response.status() == StatusCode::OK {

@@ -15,6 +15,13 @@ pub enum Error {
     /// RFC 6749 §5.2): the tokens were cleared and the user must log in again.
     #[error("login required: no session, or the session has ended")]
     LoginRequired,
+    /// The last refresh may have reached the server, but no answer came back before the
+    /// refresh deadline (half the server's reuse grace, from the first send): the server
+    /// may have rotated the refresh token already, and presenting it again now would be
+    /// taken for reuse and revoke the session. It is not presented again; the tokens are
+    /// kept (marked in doubt) until a login replaces them. Log in again.
+    #[error("the last token refresh may have reached the server but its answer was lost, and the reuse grace has passed; the refresh token is not presented again (that could revoke the session): log in again")]
+    InDoubt,
     /// `POST /login` answered `invalid_grant`: wrong username or password.
     #[error("wrong username or password")]
     InvalidCredentials,
@@ -86,9 +93,69 @@ pub enum Error {
 }
 
 impl Error {
-    /// True for [`Error::LoginRequired`]: the user must log in again.
+    /// True for [`Error::LoginRequired`] and [`Error::InDoubt`]: the user must log in
+    /// again.
     pub fn is_login_required(&self) -> bool {
-        matches!(self, Error::LoginRequired)
+        matches!(self, Error::LoginRequired | Error::InDoubt)
+    }
+
+    /// True when a refresh try that failed with this error cannot have reached the
+    /// server: the request was never built, refused before sending, or its connection
+    /// could not be made (DNS, refused, TLS: reqwest's `is_connect`). Anything else,
+    /// a timeout or a reset included, may have been read and acted on by the server.
+    pub(crate) fn never_sent(&self) -> bool {
+        match self {
+            Error::Request(_) | Error::Refused(_) => true,
+            Error::Transient {
+                source: Some(source),
+                ..
+            } => source.is_connect(),
+            _ => false,
+        }
+    }
+
+    /// This error again, for the callers that waited behind the refresh that failed
+    /// with it (the transport error underneath is not cloneable and is left out).
+    pub(crate) fn for_waiters(&self) -> Error {
+        match self {
+            Error::LoginRequired => Error::LoginRequired,
+            Error::InDoubt => Error::InDoubt,
+            Error::InvalidCredentials => Error::InvalidCredentials,
+            Error::Transient {
+                reason,
+                retry_after,
+                ..
+            } => Error::Transient {
+                reason: reason.clone(),
+                retry_after: *retry_after,
+                source: None,
+            },
+            Error::Server {
+                status,
+                code,
+                description,
+            } => Error::Server {
+                status: *status,
+                code: code.clone(),
+                description: description.clone(),
+            },
+            Error::Request(e) => Error::Protocol(format!("invalid request: {e}")),
+            Error::Refused(why) => Error::Refused(why.clone()),
+            Error::Protocol(why) => Error::Protocol(why.clone()),
+            Error::Store { reason, .. } => Error::Store {
+                reason: reason.clone(),
+                source: None,
+            },
+            Error::Corrupt { path, moved_to } => Error::Corrupt {
+                path: path.clone(),
+                moved_to: moved_to.clone(),
+            },
+            Error::CorruptRecord { path, profile } => Error::CorruptRecord {
+                path: path.clone(),
+                profile: profile.clone(),
+            },
+            Error::KeyUnavailable(why) => Error::KeyUnavailable(why.clone()),
+        }
     }
 
     /// True for [`Error::Transient`]: the tokens were kept; try again later.

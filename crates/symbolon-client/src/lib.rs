@@ -19,6 +19,12 @@
 //!   [`Error::LoginRequired`] and a [`TokenEvent::LoginRequired`] event; network
 //!   errors, timeouts, 5xx and 429 keep the tokens and give [`Error::Transient`] (the
 //!   refresh itself is tried 3 times with back-off).
+//! - **Lost answers.** A refresh try that may have reached the server (anything but a
+//!   connect error) puts its token in doubt: it is tried again only until half the
+//!   server's reuse grace has passed ([`ClientBuilder::reuse_grace`]), and never presented
+//!   after that, since the server would take it for reuse and revoke the session:
+//!   [`Error::InDoubt`] (log in again). The mark is stored with the tokens
+//!   ([`StoredTokens::in_doubt`]) for other processes and later runs.
 //!
 //! Secrets (refresh tokens, passwords, keys) are never in `Debug` output, logs or errors.
 //!
@@ -78,7 +84,7 @@ pub use store::open_sealed_record;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteTokenStore;
 pub use store::{EncryptedFileStore, MemoryStore, StoreLock, TokenStore};
-pub use tokens::StoredTokens;
+pub use tokens::{InDoubt, StoredTokens};
 
 /// The `reqwest` this crate is built with, for building requests to [`Client::send`].
 pub use reqwest;

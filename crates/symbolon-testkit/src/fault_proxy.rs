@@ -12,6 +12,8 @@
 //! | [`Stall`](Fault::Stall) | stay open; what they send is read and held, nothing is forwarded | accepted and held, not yet connected upstream |
 //! | [`Reset`](Fault::Reset) | closed with a TCP RST (`SO_LINGER` 0) on both sides | accepted and reset at once |
 //! | [`Partition`](Fault::Partition) | as for a stall: like a cut cable, nothing arrives and nothing is refused | not accepted (see below) |
+//! | [`HoldAnswers`](Fault::HoldAnswers) | what the client sends passes; what the upstream sends back is read and held | as open ones |
+//! | [`SlowAnswers(d)`](Fault::SlowAnswers) | what the client sends passes; each chunk the upstream sends back is written `d` later | as open ones |
 //!
 //! Going back to `Pass` (or `Latency`) heals the link: held bytes are forwarded in order,
 //! held connections connect upstream, the listener accepts again. A connection that
@@ -64,16 +66,25 @@ pub enum Fault {
     Reset,
     /// A cut cable: open connections stall, new ones are not accepted.
     Partition,
+    /// Requests reach the upstream, answers do not come back (they are held until the
+    /// link heals): the server acted, the client never hears of it.
+    HoldAnswers,
+    /// Requests pass at once; every chunk of an answer is written this much later.
+    SlowAnswers(Duration),
 }
 
 impl Fault {
-    fn forwards(self) -> bool {
-        matches!(self, Fault::Pass | Fault::Latency(_))
+    fn forwards(self, direction: Direction) -> bool {
+        match self {
+            Fault::Pass | Fault::Latency(_) | Fault::SlowAnswers(_) => true,
+            Fault::HoldAnswers => matches!(direction, Direction::Up),
+            Fault::Stall | Fault::Reset | Fault::Partition => false,
+        }
     }
 
-    fn latency(self) -> Duration {
-        match self {
-            Fault::Latency(d) => d,
+    fn latency(self, direction: Direction) -> Duration {
+        match (self, direction) {
+            (Fault::Latency(d), _) | (Fault::SlowAnswers(d), Direction::Down) => d,
             _ => Duration::ZERO,
         }
     }
@@ -325,7 +336,7 @@ async fn connection(
     let connect = async {
         // Held (not connected upstream) while the link does not forward.
         let mut fault = shared.fault.subscribe();
-        let _ = fault.wait_for(|f| f.forwards()).await;
+        let _ = fault.wait_for(|f| f.forwards(Direction::Up)).await;
         TcpStream::connect(shared.upstream).await
     };
     let mut upstream = tokio::select! {
@@ -406,7 +417,7 @@ async fn pump(
         let mut buf = vec![0u8; CHUNK];
         loop {
             let n = from.read(&mut buf).await?;
-            let due = Instant::now() + shared.fault.borrow().latency();
+            let due = Instant::now() + shared.fault.borrow().latency(direction);
             shared.count(|s| flow(s, direction).received += n as u64);
             let chunk = (n > 0).then(|| buf[..n].to_vec());
             if queue.send((due, chunk)).await.is_err() || n == 0 {
@@ -418,7 +429,7 @@ async fn pump(
         let mut fault = shared.fault.subscribe();
         while let Some((due, chunk)) = queued.recv().await {
             tokio::time::sleep_until(due).await;
-            let _ = fault.wait_for(|f| f.forwards()).await;
+            let _ = fault.wait_for(|f| f.forwards(direction)).await;
             match chunk {
                 Some(bytes) => {
                     to.write_all(&bytes).await?;

@@ -260,9 +260,10 @@ fn cipher(key: &StoreKey) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(key.bytes().into())
 }
 
-/// How long to wait for another process's lock. A refresh holds it for at most about
-/// 95 s (3 tries of 30 s and their pauses); a stopped process (Ctrl-Z) holds it until it
-/// goes on, and waiting for that must end.
+/// How long to wait for another process's lock. With the SDK's defaults a refresh holds
+/// it for about 10 s at most (3 tries of 3 s and their pauses; tries of a token in doubt
+/// end by half the reuse grace plus one try); a stopped process (Ctrl-Z) holds it until
+/// it goes on, and waiting for that must end.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Takes an OS lock on `path` (created 0600, its directory 0700, when missing), waiting

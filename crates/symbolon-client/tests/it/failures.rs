@@ -302,7 +302,9 @@ impl TokenStore for GatedStore {
         self.inner.load().await
     }
     async fn save(&self, tokens: &StoredTokens) -> symbolon_client::Result<()> {
-        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+        // The "in doubt" mark written before the refresh is sent passes: the gate is for
+        // the save of the successor, after the server's rotation.
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) && tokens.in_doubt.is_none() {
             let opened = self.open.notified();
             self.waiting.notify_one();
             opened.await;

@@ -11,6 +11,7 @@ mod secret_service;
 mod failures;
 mod keyrings;
 mod listener;
+mod lost_answers;
 mod origins;
 mod processes;
 mod redirects;

@@ -16,6 +16,7 @@ fn sample(n: u32) -> StoredTokens {
             boot_id: "boot".into(),
             since_boot_ms: 1000,
         }),
+        in_doubt: None,
     }
 }
 

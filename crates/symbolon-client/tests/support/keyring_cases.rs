@@ -33,6 +33,7 @@ pub fn tokens(n: u32, access_len: usize) -> StoredTokens {
         session_id: format!("session-{n}"),
         expires_in: 900,
         obtained: None,
+        in_doubt: None,
     }
 }
 
