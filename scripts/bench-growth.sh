@@ -4,6 +4,7 @@
 # when SYMBOLON_TEST_POSTGRES_URL is set; /healthz of the same server beside each, and
 # the database's size per session.
 # Usage: scripts/bench-growth.sh [duration] [sizes...]   (defaults: 8s 1000 100000 10000000)
+# GROWTH_STORES="sqlite" or "pg" measures one store only (default both).
 # Needs the sqlite3 command-line shell (Debian: sqlite3) and, for PostgreSQL, psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +59,9 @@ TOML
   kill "$server"; wait "$server" 2>/dev/null || true; server=
 }
 
+stores=${GROWTH_STORES:-sqlite pg}
 for n in "${sizes[@]}"; do
+ if [[ " $stores " == *" sqlite "* ]]; then
   db=$work/growth.db
   rm -f "$db"*
   printf 'database_url = "sqlite://%s"\nmaster_key_file = "%s"\n' "$db" "$work/symbolon.key" > "$work/m.toml"
@@ -67,7 +70,8 @@ for n in "${sizes[@]}"; do
   sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
   bytes=$(stat -c %s "$db")
   measure "sqlite://$db" "SQLite, $n filler sessions, $bytes bytes ($((bytes / n)) per session)"
-  if [ -n "$admin" ]; then
+ fi
+  if [ -n "$admin" ] && [[ " $stores " == *" pg "* ]]; then
     psql "$admin" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)"
     psql "$admin" -qc "CREATE DATABASE $pgdb"
     url="${admin%/*}/$pgdb"

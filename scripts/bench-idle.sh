@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
 conns=${2:-10000}
-ulimit -n $((conns * 2 + 1000))
+ulimit -n "$(ulimit -Hn)"
 cargo build --release -q -p symbolon-cli -p symbolon-bench
 target=${CARGO_TARGET_DIR:-target}
 bin=$target/release/symbolon

@@ -84,7 +84,8 @@ async fn main() -> Result<()> {
         bail!("--rate must be a positive number of requests per second");
     }
     let schedule = Arc::new(Schedule {
-        start: Instant::now(),
+        ready: tokio::sync::Barrier::new(args.concurrency),
+        start: std::sync::OnceLock::new(),
         next: AtomicU64::new(0),
     });
     let args = Arc::new(args);
@@ -183,9 +184,11 @@ async fn login(http: &reqwest::Client, args: &Args) -> Result<Value> {
     bail!("login as {} still throttled after 10 tries", args.username)
 }
 
-/// The open loop's arrivals: request `i` is due at `start + i / rate`.
+/// The open loop's arrivals: request `i` is due at `start + i / rate`, `start` being
+/// when every worker is ready (logged in), so the warm-up is not measured.
 struct Schedule {
-    start: Instant,
+    ready: tokio::sync::Barrier,
+    start: std::sync::OnceLock<Instant>,
     next: AtomicU64,
 }
 
@@ -211,11 +214,20 @@ async fn worker(
         _ => None,
     };
     let login_body = json!({"username": args.username, "password": args.password});
+    let deadline = match args.rate {
+        Some(_) => {
+            schedule.ready.wait().await;
+            let start = *schedule.start.get_or_init(Instant::now);
+            start + args.duration
+        }
+        None => deadline,
+    };
     while Instant::now() < deadline {
         let start = match args.rate {
             Some(rate) => {
                 let i = schedule.next.fetch_add(1, Ordering::Relaxed);
-                let due = schedule.start + Duration::from_secs_f64(i as f64 / rate);
+                let start = *schedule.start.get_or_init(Instant::now);
+                let due = start + Duration::from_secs_f64(i as f64 / rate);
                 if due >= deadline {
                     break;
                 }
