@@ -19,8 +19,9 @@
  * Time is abstract: the environment ends each deadline at any moment real clocks allow.
  *   grace      the server's reuse grace of the last rotation (rotation.rs decide():
  *              now - rotated_at <= reuse_grace, G = 10 s by default);
- *   win[g]     the client's in-doubt window of token g (rule 2): a deadline D well
- *              inside G, from the first send of a refresh with g;
+ *   win[g]     the client's in-doubt window of token g (R2): a deadline D well inside
+ *              G, from the first send of a refresh with g (the Rust client: D = G/2,
+ *              ClientBuilder::reuse_grace; Live::may_present);
  *   settled[g] G has passed since the first send of g (rule 4).
  *   Order: win[g] ends before settled[g] (D < G); the grace of the rotation g -> g+1
  *   ends after settled[g] (that rotation came after the first send of g).
@@ -31,9 +32,9 @@
  *
  * Client rules (the default model; docs/CLIENT.md):
  *   R1 only `invalid_grant` on refresh means "log in again"; anything else: try again.
- *   R2 before its first send, a refresh token is marked "in doubt" in the store; a token
- *      in doubt is presented again only inside its window, judged at the send; after the
- *      window, not at all ("log in again", condition C1).
+ *   R2 before its first send, a refresh token is marked "in doubt" in the store (if that
+ *      write fails, nothing is sent); a token in doubt is presented again only inside its
+ *      window, judged at the send; after the window, not at all ("log in again", C1).
  *   R3 the store is written under the cross-process lock, held from the read until the
  *      save succeeded; only over the token this process spent; a token this process
  *      spent is never adopted.
@@ -65,11 +66,15 @@
  * process's memory): nobody received and saved the successor in time. The clients then
  * stop presenting g and say "log in again"; the session is lost, but never revoked.
  *
- * Variants (off by default; scripts/model-check.sh expects each to FAIL):
- *   RETRY_PAST_WINDOW   the current client (client.rs post_refresh, refresh_in_task):
- *                       a possibly-sent refresh is retried after the 30 s timeout, and
- *                       the token presented again by any later refresh, however late;
- *                       no in-doubt mark (implies NO_MARK).
+ * Variants (off by default; scripts/model-check.sh expects each to FAIL). Where the
+ * code does not follow a rule yet, a variant is the code:
+ *   MARK_FAILURE_SENDS  the current client (client.rs post_refresh, save_mark): when the
+ *                       in-doubt mark cannot be written, the refresh is sent anyway,
+ *                       its doubt known to this process only.
+ *   MONOTONIC_CLOCK     the current client: the deadline of a token in doubt is kept in
+ *                       memory as an Instant (Live's Doubt::Since), which on Linux
+ *                       (CLOCK_MONOTONIC) does not count time spent in suspend; stored
+ *                       marks use the boot clock, which does.
  *   CURRENT_SAVE        the current client's save (adopt_response, reconcile): a failed
  *                       save returns and drops the lock with `unsaved` set; the next
  *                       refresh writes memory to the store unconditionally; anything
@@ -78,7 +83,11 @@
  *                       before the login, without the lock, and that refresh token is
  *                       presented to /logout after the new session was saved.
  *   NO_SETTLE           the current client: the successor is presented at once (no R4).
- *   CURRENT_CODE        all four: the client as the code stands.
+ *   CURRENT_CODE        all five: the client as the code stands.
+ *   RETRY_PAST_WINDOW   the client before issue 10's item 1: a possibly-sent refresh is
+ *                       retried after a 30 s timeout, and the token presented again by
+ *                       any later refresh, however late; no in-doubt mark (implies
+ *                       NO_MARK).
  *   NO_MARK             the in-doubt mark only in the process's memory, not the store.
  *   NO_LOCK             no cross-process lock.
  *   NO_CAS              the server rotates by read-then-write, without the
@@ -92,7 +101,8 @@
  */
 
 #ifdef CURRENT_CODE
-#define RETRY_PAST_WINDOW
+#define MARK_FAILURE_SENDS
+#define MONOTONIC_CLOCK
 #define CURRENT_SAVE
 #define LOGIN_OLD_UNLOCKED
 #define NO_SETTLE
@@ -137,6 +147,11 @@ byte rot[GN];           /* ghost: successful rotations from generation g (P2) */
 #define CLOSED 2
 byte win[GN];           /* the in-doubt window of token g (R2) */
 bool settled[GN];       /* reuse_grace has passed since the first send of g */
+bool unmarked[GN];      /* g was sent while the store did not carry its in-doubt mark
+                         * (MARK_FAILURE_SENDS, NO_MARK) ... */
+byte bw[GN];            /* ... so a process that sends g later believes in a window from
+                         * its own send, which ends later than the real one (also the
+                         * window as a clock that stops in suspend sees it: MONOTONIC_CLOCK) */
 bool faultdoubt[GN];    /* ghost: a fault left a refresh of g in doubt */
 bool c1[GN];            /* ghost: the documented condition C1 holds for g */
 
@@ -151,6 +166,7 @@ byte mem[NC];           /* the refresh token in memory */
 bool mmark[NC];         /* it is in doubt (this process sent it, or read the mark) */
 bool unsaved[NC];       /* Inner::unsaved */
 byte flight[NC];        /* ghost: the token presented by the refresh in progress */
+byte first[NC];         /* the token this process sent first of all: it knows its window */
 bool alive[NC];
 bool crashreq[NC];
 byte nref[NC];          /* refreshes asked for so far (survives a crash: a rerun) */
@@ -200,6 +216,18 @@ inline fault_on(g) {
   faultdoubt[g] = true;
   note_c1(g)
 }
+
+/* R2: the window of t is over, as process c can tell: the real one if c sent t first
+ * or the store carried t's mark from the first send on, else the one c believes in. */
+#ifdef MONOTONIC_CLOCK
+/* The deadline in memory runs on a clock that stops while the machine sleeps: after a
+ * suspend it still looks open. Every process judges by bw[t], which ends at any time
+ * after the real window (a suspend can come right after a process read the mark). */
+#define WINDOW_OVER(c, t) (bw[t] == CLOSED)
+#else
+#define WINDOW_OVER(c, t) (((first[c] == t || !unmarked[t]) && win[t] == CLOSED) || \
+    (first[c] != t && unmarked[t] && bw[t] == CLOSED))
+#endif
 
 /* R4: a token is presented only once reuse_grace has passed since the first send
  * of its predecessor (NO_SETTLE: at once). */
@@ -414,14 +442,20 @@ rerun:
          t = mem[c];
 #ifndef NO_MARK
          /* R2: the token is marked in doubt in the store before its first send (a
-          * store write, which may fail: then nothing is sent). */
+          * store write, which may fail: then nothing is sent). client.rs post_refresh ->
+          * save_mark (StoredTokens::in_doubt); a mark already there was read by
+          * reconcile. */
          if
          :: mmark[c] -> skip
          :: !mmark[c] ->
             if
             :: st_tok == t -> st_mark = true; mmark[c] = true
             :: st_tok != t -> mmark[c] = true  /* NO_LOCK only: the file moved on */
+#ifdef MARK_FAILURE_SENDS
+            :: FAULT -> faults++; mmark[c] = true   /* sent anyway, in doubt for this process only */
+#else
             :: FAULT -> faults++; release(); goto next
+#endif
             fi
          fi;
 #endif
@@ -429,27 +463,40 @@ rerun:
          n = 0
        };
 send:  /* post_refresh_once: POST /token/refresh. R2: a token that may have been sent
-        * (marked) goes out again only inside its window, judged when it is sent. */
+        * (marked) goes out again only inside its window, judged when it is sent
+        * (post_refresh: Live::may_present before each try; Error::InDoubt after). */
        atomic {
          SETTLED_BEFORE(t) ->
          if
 #ifndef RETRY_PAST_WINDOW
-         :: mmark[c] && win[t] == CLOSED && n == 0 ->
+         :: mmark[c] && WINDOW_OVER(c, t) && n == 0 ->
             /* not presented at all: "log in again" (C1); the token stays in the store */
             assert(revoked || ended || faultdoubt[t]);     /* P3b */
             release(); nref[c] = R; goto next
-         :: mmark[c] && win[t] == CLOSED && n > 0 ->
+         :: mmark[c] && WINDOW_OVER(c, t) && n > 0 ->
             release(); goto next               /* Error::Transient; still in doubt */
 #endif
          :: else ->
 #ifdef NO_MARK
-            /* the process knows the window of its own first send only */
-            if :: win[t] == UNSENT -> mmark[c] = true :: else -> skip fi;
+            mmark[c] = true;                   /* in this process's memory only */
 #endif
             if
-            :: win[t] == UNSENT -> win[t] = OPEN
+            :: win[t] == UNSENT -> win[t] = OPEN;
+#if defined(MARK_FAILURE_SENDS) || defined(NO_MARK)
+               first[c] = t
+#endif
+#ifdef MONOTONIC_CLOCK
+               bw[t] = OPEN
+#endif
             :: else -> skip
             fi;
+#if defined(MARK_FAILURE_SENDS) || defined(NO_MARK)
+            if
+            :: first[c] != t && unmarked[t] && bw[t] == UNSENT -> bw[t] = OPEN
+            :: else -> skip
+            fi;
+            if :: !(st_tok == t && st_mark) -> unmarked[t] = true :: else -> skip fi;
+#endif
             infl[t]++; att[c] = (att[c] + 1) % 4; waiting[c] = true; lostans[c] = false;
             ans_kind[c] = NOANS;
             req!c, t, att[c]
@@ -523,7 +570,7 @@ next:  atomic { t = 0; s = 0; k = 0; n = 0 }
       if :: flight[c] != NONE -> t = flight[c]; fault_on(t) :: else -> skip fi;
       if :: lock == c -> lock = NONE :: else -> skip fi;
       flight[c] = NONE; waiting[c] = false; lostans[c] = false; ans_kind[c] = NOANS;
-      mem[c] = NONE; mmark[c] = false; unsaved[c] = false;
+      mem[c] = NONE; mmark[c] = false; unsaved[c] = false; first[c] = NONE;
       t = 0; s = 0; k = 0; n = 0
     };
     goto rerun
@@ -590,6 +637,10 @@ inline settle(g) {
   atomic { !settled[g] && MAY_SETTLE(g) && (g == 0 || settled[g - 1]) -> settled[g] = true }
 }
 
+inline close_believed(g) {
+  atomic { bw[g] == OPEN && win[g] != OPEN -> bw[g] = CLOSED }
+}
+
 inline close_window(g) {
   atomic {
     win[g] == OPEN && (g == 0 || win[g - 1] != OPEN) ->
@@ -632,6 +683,20 @@ end:
   :: settle(5)
 #endif
   :: atomic { grace && GRACE_MAY_END -> grace = false }
+#if defined(MARK_FAILURE_SENDS) || defined(NO_MARK) || defined(MONOTONIC_CLOCK)
+  :: close_believed(0)
+  :: close_believed(1)
+  :: close_believed(2)
+#if MAXG >= 3
+  :: close_believed(3)
+#endif
+#if MAXG >= 4
+  :: close_believed(4)
+#endif
+#if MAXG >= 5
+  :: close_believed(5)
+#endif
+#endif
 #ifndef NO_CRASH
   :: atomic { FAULT && alive[0] && !crashreq[0] -> faults++; crashreq[0] = true }
   :: atomic { FAULT && alive[1] && !crashreq[1] -> faults++; crashreq[1] = true }
@@ -663,7 +728,7 @@ init {
   atomic {
     i = 0;
     do
-    :: i < NC -> mem[i] = NONE; flight[i] = NONE; alive[i] = true; i++
+    :: i < NC -> mem[i] = NONE; flight[i] = NONE; first[i] = NONE; alive[i] = true; i++
     :: else -> break
     od;
     i = 0;
