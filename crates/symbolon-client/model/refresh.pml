@@ -110,6 +110,11 @@
 #ifdef RETRY_PAST_WINDOW
 #define NO_MARK
 #endif
+/* Variants in which a token can reach the store, or the server, without its mark after
+ * it was sent: then who knows which window matters (bw[], first[], unmarked[]). */
+#if defined(MARK_FAILURE_SENDS) || defined(NO_MARK) || defined(CURRENT_SAVE) || defined(NO_LOCK)
+#define TRACK_BELIEF
+#endif
 
 #ifndef NC
 #define NC 2            /* client processes sharing one token store */
@@ -148,7 +153,7 @@ byte rot[GN];           /* ghost: successful rotations from generation g (P2) */
 byte win[GN];           /* the in-doubt window of token g (R2) */
 bool settled[GN];       /* reuse_grace has passed since the first send of g */
 bool unmarked[GN];      /* g was sent while the store did not carry its in-doubt mark
-                         * (MARK_FAILURE_SENDS, NO_MARK) ... */
+                         * (TRACK_BELIEF variants) ... */
 byte bw[GN];            /* ... so a process that sends g later believes in a window from
                          * its own send, which ends later than the real one (also the
                          * window as a clock that stops in suspend sees it: MONOTONIC_CLOCK) */
@@ -363,6 +368,19 @@ end:
  * releases the file lock, requests already sent go on. The process then runs again.
  * =================================================================================== */
 
+/* The store now holds st_tok without a mark: if st_tok was sent already, its first
+ * send is lost to whoever reads it (TRACK_BELIEF variants only). */
+inline saved_unmarked() {
+#ifdef TRACK_BELIEF
+  if
+  :: st_tok < GN && win[st_tok] != UNSENT -> unmarked[st_tok] = true
+  :: else -> skip
+  fi
+#else
+  skip
+#endif
+}
+
 inline release() {
   lock = NONE; flight[c] = NONE
 }
@@ -398,7 +416,8 @@ rerun:
              * the save succeeded: CURRENT_SAVE, CANCEL). */
 #ifdef CURRENT_SAVE
             if
-            :: st_tok = mem[c]; st_mark = false; unsaved[c] = false   /* unconditionally */
+            :: st_tok = mem[c]; st_mark = false; unsaved[c] = false;  /* unconditionally */
+               saved_unmarked()
             :: FAULT -> faults++; k = SKIP     /* fails again: the error, the lock released */
             fi
 #else
@@ -482,7 +501,7 @@ send:  /* post_refresh_once: POST /token/refresh. R2: a token that may have been
 #endif
             if
             :: win[t] == UNSENT -> win[t] = OPEN;
-#if defined(MARK_FAILURE_SENDS) || defined(NO_MARK)
+#ifdef TRACK_BELIEF
                first[c] = t
 #endif
 #ifdef MONOTONIC_CLOCK
@@ -490,7 +509,7 @@ send:  /* post_refresh_once: POST /token/refresh. R2: a token that may have been
 #endif
             :: else -> skip
             fi;
-#if defined(MARK_FAILURE_SENDS) || defined(NO_MARK)
+#ifdef TRACK_BELIEF
             if
             :: first[c] != t && unmarked[t] && bw[t] == UNSENT -> bw[t] = OPEN
             :: else -> skip
@@ -532,14 +551,15 @@ send:  /* post_refresh_once: POST /token/refresh. R2: a token that may have been
           atomic {
             if
 #ifdef CURRENT_SAVE
-            :: st_tok = mem[c]; st_mark = false; unsaved[c] = false
+            :: st_tok = mem[c]; st_mark = false; unsaved[c] = false; saved_unmarked()
             :: FAULT -> faults++; fault_on(t)   /* the error returns, the lock goes */
 #else
             /* R3: under the lock, only over the token that was spent. A save that
              * fails is tried again with the lock kept: the others wait (or give up
              * waiting: "try again"), which they cannot tell from a slow save; so it is
              * not a separate step here. */
-            :: st_tok == spent -> st_tok = mem[c]; st_mark = false; unsaved[c] = false
+            :: st_tok == spent -> st_tok = mem[c]; st_mark = false; unsaved[c] = false;
+               saved_unmarked()
             :: st_tok != spent -> mem[c] = st_tok; mmark[c] = st_mark; unsaved[c] = false  /* NO_LOCK only */
 #endif
             fi;
@@ -683,7 +703,7 @@ end:
   :: settle(5)
 #endif
   :: atomic { grace && GRACE_MAY_END -> grace = false }
-#if defined(MARK_FAILURE_SENDS) || defined(NO_MARK) || defined(MONOTONIC_CLOCK)
+#if defined(TRACK_BELIEF) || defined(MONOTONIC_CLOCK)
   :: close_believed(0)
   :: close_believed(1)
   :: close_believed(2)
