@@ -68,9 +68,10 @@
  *
  * Variants (off by default; scripts/model-check.sh expects each to FAIL). Where the
  * code does not follow a rule yet, a variant is the code:
- *   MARK_FAILURE_SENDS  the current client (client.rs post_refresh, save_mark): when the
- *                       in-doubt mark cannot be written, the refresh is sent anyway,
- *                       its doubt known to this process only.
+ *   MARK_FAILURE_SENDS  the client before session 5's fix (client.rs post_refresh,
+ *                       save_mark): when the in-doubt mark cannot be written, the
+ *                       refresh is sent anyway, its doubt known to this process only.
+ *                       The client now fails the call instead (not in CURRENT_CODE).
  *   MONOTONIC_CLOCK     the current client: the deadline of a token in doubt is kept in
  *                       memory as an Instant (Live's Doubt::Since), which on Linux
  *                       (CLOCK_MONOTONIC) does not count time spent in suspend; stored
@@ -101,7 +102,6 @@
  */
 
 #ifdef CURRENT_CODE
-#define MARK_FAILURE_SENDS
 #define MONOTONIC_CLOCK
 #define CURRENT_SAVE
 #define LOGIN_OLD_UNLOCKED

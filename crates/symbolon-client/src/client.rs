@@ -973,8 +973,14 @@ impl Client {
         }
         // The mark goes to the store before the first send: a process that dies while the
         // try is out leaves it for the next one, which then knows not to present the
-        // token outside the grace. A token in doubt already has it.
-        let marked = live.doubt() == Doubt::Clear && self.save_mark(live).await;
+        // token outside the grace. A token in doubt already has it. A store that refuses
+        // the mark stops the refresh before anything is sent ("try again"): sent
+        // unmarked, a crash or a failed save afterwards would leave the spent token in
+        // the store looking fresh, and the next process would present it as reuse.
+        let marked = live.doubt() == Doubt::Clear;
+        if marked {
+            self.save_mark(live).await?;
+        }
         let mut pause = self.inner.backoff;
         let mut attempt = 1;
         let outcome = loop {
@@ -1038,23 +1044,15 @@ impl Client {
         outcome
     }
 
-    /// Writes `live`'s tokens with an "in doubt since now" mark; `false` (and a warning)
-    /// when the store refuses: the refresh goes on, its doubt then known to this process
-    /// only.
-    async fn save_mark(&self, live: &Live) -> bool {
+    /// Writes `live`'s tokens with an "in doubt since now" mark.
+    async fn save_mark(&self, live: &Live) -> Result<()> {
         let marked = StoredTokens {
             in_doubt: Some(InDoubt {
                 since: BootStamp::now(),
             }),
             ..live.stored.clone()
         };
-        match self.inner.store.save(&marked).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not mark the refresh token in doubt in the store");
-                false
-            }
-        }
+        self.inner.store.save(&marked).await
     }
 
     async fn post_refresh_once(

@@ -186,11 +186,14 @@ async fn logging_out_everywhere_from_an_ended_session_is_not_a_success() {
     assert_eq!(ended.session_id().await.expect("id"), None);
 }
 
-/// A store that refuses writes while `fail` is set (the disk is full, say).
+/// A store that refuses writes while `fail` is set (the disk is full, say), or with
+/// `fail_unmarked` only writes of tokens without an in-doubt mark (the mark written
+/// before a refresh goes through, the successor's save after it does not).
 #[derive(Debug, Default)]
 struct FailingStore {
     inner: MemoryStore,
     fail: std::sync::atomic::AtomicBool,
+    fail_unmarked: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -199,7 +202,9 @@ impl TokenStore for FailingStore {
         self.inner.load().await
     }
     async fn save(&self, tokens: &StoredTokens) -> symbolon_client::Result<()> {
-        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+        let unmarked = tokens.in_doubt.is_none()
+            && self.fail_unmarked.load(std::sync::atomic::Ordering::SeqCst);
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) || unmarked {
             return Err(Error::Store {
                 reason: "disk full (test)".into(),
                 source: None,
@@ -225,7 +230,9 @@ async fn a_failed_save_after_a_rotation_does_not_replay_the_spent_token() {
         .await;
     let spent = store.load().await.expect("load").expect("tokens");
 
-    store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    store
+        .fail_unmarked
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     server.expire_access_tokens();
     let err = client
         .send(server.me(&client))
@@ -239,7 +246,9 @@ async fn a_failed_save_after_a_rotation_does_not_replay_the_spent_token() {
         "the new tokens are used from memory"
     );
 
-    store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    store
+        .fail_unmarked
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     server.clock.advance(200); // past the reuse grace
     server.expire_access_tokens();
     assert_eq!(server.me_status_via(&client).await, StatusCode::OK);
@@ -251,6 +260,34 @@ async fn a_failed_save_after_a_rotation_does_not_replay_the_spent_token() {
     );
     let saved = store.load().await.expect("load").expect("tokens");
     assert_ne!(saved.refresh_token, spent.refresh_token, "saved at last");
+}
+
+/// A store that refuses the in-doubt mark stops the refresh before it is sent (a "try
+/// again" error): sent unmarked, a crash or a failed save after it would leave the spent
+/// token in the store looking fresh for the next process to present as reuse. Once the
+/// store works again, the same tokens refresh normally.
+#[tokio::test]
+async fn a_refresh_whose_mark_cannot_be_stored_is_not_sent() {
+    let server = spawn_server().await;
+    let store = Arc::new(FailingStore::default());
+    let client = server
+        .logged_in_with(store.clone(), std::time::Duration::from_secs(60))
+        .await;
+
+    store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.expire_access_tokens();
+    let err = client
+        .send(server.me(&client))
+        .await
+        .expect_err("the mark was refused");
+    assert!(matches!(err, Error::Store { .. }), "{err:?}");
+    assert!(!err.is_login_required(), "a store failure is not a logout");
+    assert_eq!(server.refreshes("rotated"), 0, "nothing was sent");
+
+    store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(server.me_status_via(&client).await, StatusCode::OK);
+    assert_eq!(server.refreshes("rotated"), 1);
+    assert_eq!(server.refreshes("reuse_detected"), 0);
 }
 
 /// A 401 from `POST /logout` that is not `invalid_grant` (here a proxy in front of the
