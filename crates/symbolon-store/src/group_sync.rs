@@ -200,19 +200,24 @@ impl Drop for WriteTicket {
 async fn sync_task(inner: Arc<Inner>, wal: PathBuf) {
     let mut file: Option<(std::fs::File, u64)> = None;
     loop {
-        let covers = loop {
+        let (covers, last) = loop {
             let notified = inner.wanted.notified();
             {
                 let state = inner
                     .state
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let synced = *inner.synced.borrow();
+                // Closing: one last sync for whatever finished, so that no caller still
+                // waiting (a write that ended as the pools closed) waits for ever.
                 if state.closed {
+                    if state.watermark > synced {
+                        break (state.watermark, true);
+                    }
                     return;
                 }
-                let synced = *inner.synced.borrow();
                 if state.wanted > synced && state.watermark > synced {
-                    break state.watermark;
+                    break (state.watermark, false);
                 }
             }
             notified.await;
@@ -224,6 +229,9 @@ async fn sync_task(inner: Arc<Inner>, wal: PathBuf) {
             Ok(Ok(kept)) => {
                 file = kept;
                 inner.synced.send_replace(covers);
+                if last {
+                    return;
+                }
             }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "fdatasync of the SQLite write-ahead log failed; the store refuses every call until restart");
