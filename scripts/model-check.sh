@@ -83,11 +83,11 @@ done
 # Known-bad variants, in the configuration with the login: each must break a property.
 variants=(
   "MARK_FAILURE_SENDS|the earlier client sent a refresh whose in-doubt mark could not be stored"
-  "MONOTONIC_CLOCK|the current client judges the in-doubt deadline on a clock that stops in suspend"
+  "MONOTONIC_CLOCK|the earlier client judged the in-doubt deadline on a clock that stops in suspend"
   "CURRENT_SAVE|the current client drops the lock on a failed save and writes unconditionally later"
   "LOGIN_OLD_UNLOCKED|the current symbolon login reads the old tokens without the lock"
   "NO_SETTLE|the current client presents a successor at once"
-  "CURRENT_CODE|the four left: the client as the code stands"
+  "CURRENT_CODE|the three left: the client as the code stands"
   "RETRY_PAST_WINDOW|the client before issue 10 retried a possibly-sent refresh after the grace"
   "NO_MARK|the in-doubt mark is not written to the store"
   "NO_LOCK|no cross-process lock"

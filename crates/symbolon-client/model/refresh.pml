@@ -72,10 +72,11 @@
  *                       save_mark): when the in-doubt mark cannot be written, the
  *                       refresh is sent anyway, its doubt known to this process only.
  *                       The client now fails the call instead (not in CURRENT_CODE).
- *   MONOTONIC_CLOCK     the current client: the deadline of a token in doubt is kept in
- *                       memory as an Instant (Live's Doubt::Since), which on Linux
+ *   MONOTONIC_CLOCK     the client before session 5's fix: the deadline of a token in
+ *                       doubt was kept in memory as an Instant only, which on Linux
  *                       (CLOCK_MONOTONIC) does not count time spent in suspend; stored
- *                       marks use the boot clock, which does.
+ *                       marks use the boot clock, which does. Doubt::Since now holds
+ *                       both and both must agree (not in CURRENT_CODE).
  *   CURRENT_SAVE        the current client's save (adopt_response, reconcile): a failed
  *                       save returns and drops the lock with `unsaved` set; the next
  *                       refresh writes memory to the store unconditionally; anything
@@ -102,7 +103,6 @@
  */
 
 #ifdef CURRENT_CODE
-#define MONOTONIC_CLOCK
 #define CURRENT_SAVE
 #define LOGIN_OLD_UNLOCKED
 #define NO_SETTLE

@@ -296,8 +296,11 @@ struct Flights {
 enum Doubt {
     /// No try of it may have reached the server unanswered.
     Clear,
-    /// A try that may have reached the server was sent at this instant.
-    Since(Instant),
+    /// A try that may have reached the server was sent at this instant, and at this
+    /// point of the boot-time clock (milliseconds since boot, where there is one): an
+    /// `Instant` stops while the machine is suspended, the boot clock does not, and the
+    /// server's grace runs on through a suspend.
+    Since(Instant, Option<u64>),
     /// In doubt since a time this process cannot tell (a mark from another boot, or
     /// without a boot clock): as if the deadline had passed.
     Unknown,
@@ -348,12 +351,13 @@ impl Live {
         *self.doubt.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records that a try sent at `sent` may have reached the server (the first such
-    /// try counts: the grace runs from the rotation it may have caused).
-    fn doubt_since(&self, sent: Instant) {
+    /// Records that a try sent at `sent` (`sent_boot` on the boot clock) may have
+    /// reached the server (the first such try counts: the grace runs from the rotation
+    /// it may have caused).
+    fn doubt_since(&self, sent: Instant, sent_boot: Option<u64>) {
         let mut doubt = self.doubt.lock().unwrap_or_else(|p| p.into_inner());
         if *doubt == Doubt::Clear {
-            *doubt = Doubt::Since(sent);
+            *doubt = Doubt::Since(sent, sent_boot);
         }
     }
 
@@ -363,19 +367,31 @@ impl Live {
     fn deadline(&self, window: Duration) -> Option<std::result::Result<Instant, ()>> {
         match self.doubt() {
             Doubt::Clear => None,
-            Doubt::Since(sent) => Some(sent.checked_add(window).ok_or(())),
+            Doubt::Since(sent, _) => Some(sent.checked_add(window).ok_or(())),
             Doubt::Unknown => Some(Err(())),
         }
     }
 
     /// Whether the refresh token may be presented at `now`: not in doubt, or in doubt and
-    /// before the refresh deadline (within the server's grace of any rotation it caused).
+    /// before the refresh deadline (within the server's grace of any rotation it caused)
+    /// on both this process's clock and the boot clock (which counts a suspend).
     fn may_present(&self, now: Instant, window: Duration) -> bool {
-        match self.deadline(window) {
-            None => true,
-            Some(Ok(deadline)) => now < deadline,
-            Some(Err(())) => false,
-        }
+        self.may_present_at(now, boot_ms(), window)
+    }
+
+    fn may_present_at(&self, now: Instant, now_boot: Option<u64>, window: Duration) -> bool {
+        let suspended_past = match (self.doubt(), now_boot) {
+            (Doubt::Since(_, Some(sent_boot)), Some(now_boot)) => {
+                Duration::from_millis(now_boot.saturating_sub(sent_boot)) >= window
+            }
+            _ => false,
+        };
+        !suspended_past
+            && match self.deadline(window) {
+                None => true,
+                Some(Ok(deadline)) => now < deadline,
+                Some(Err(())) => false,
+            }
     }
 
     fn from_stored(stored: StoredTokens, now: Instant) -> Live {
@@ -396,6 +412,11 @@ impl Live {
     }
 }
 
+/// Milliseconds since boot, suspend included, where the system has that clock.
+fn boot_ms() -> Option<u64> {
+    BootStamp::now().map(|stamp| stamp.since_boot_ms)
+}
+
 /// The doubt a stored mark stands for, seen at `now` / `now_stamp`: its age on the boot
 /// clock when the mark and now are of the same boot, otherwise unknown (the wall clock is
 /// not trusted for it: a clock set back would make an old mark look young, and the
@@ -406,7 +427,9 @@ fn doubt_of(mark: &InDoubt, now: Instant, now_stamp: Option<&BootStamp>) -> Doub
             if then.boot_id == current.boot_id && current.since_boot_ms >= then.since_boot_ms =>
         {
             let age = Duration::from_millis(current.since_boot_ms - then.since_boot_ms);
-            now.checked_sub(age).map_or(Doubt::Unknown, Doubt::Since)
+            now.checked_sub(age).map_or(Doubt::Unknown, |sent| {
+                Doubt::Since(sent, Some(then.since_boot_ms))
+            })
         }
         _ => Doubt::Unknown,
     }
@@ -984,13 +1007,13 @@ impl Client {
         let mut pause = self.inner.backoff;
         let mut attempt = 1;
         let outcome = loop {
-            let sent = Instant::now();
+            let (sent, sent_boot) = (Instant::now(), boot_ms());
             let error = match self.post_refresh_once(&live.stored.refresh_token).await {
                 Ok(answer) => break Ok(answer),
                 Err(error) => error,
             };
             if !error.never_sent() {
-                live.doubt_since(sent);
+                live.doubt_since(sent, sent_boot);
             }
             let Error::Transient {
                 reason,
@@ -1260,7 +1283,47 @@ pub(crate) fn with_bearer(mut request: Request, token: &Token) -> Result<Request
 
 #[cfg(test)]
 mod tests {
-    use super::{bearer_error, follows};
+    use super::{bearer_error, follows, Doubt, Live};
+    use crate::expiry::Expiry;
+    use crate::StoredTokens;
+    use std::time::{Duration, Instant};
+
+    /// A token in doubt stops being presentable once the grace window has passed on the
+    /// boot clock, even when this process's clock (an `Instant`, which stops in suspend)
+    /// says the window is still open: a laptop that slept through the grace must not
+    /// present the token (the model's `MONOTONIC_CLOCK` trail).
+    #[test]
+    fn a_suspend_counts_against_the_in_doubt_deadline() {
+        let now = Instant::now();
+        let stored = StoredTokens {
+            access_token: crate::Secret::new("a".to_owned()),
+            refresh_token: crate::Secret::new("r".to_owned()),
+            session_id: "s".into(),
+            expires_in: 60,
+            obtained: None,
+            in_doubt: None,
+        };
+        let live = Live::new(stored, Expiry::new(now, Duration::from_secs(60)));
+        let window = Duration::from_secs(5);
+        let sent_boot = 1_000_000;
+        live.doubt_since(now, Some(sent_boot));
+        assert_eq!(live.doubt(), Doubt::Since(now, Some(sent_boot)));
+        // One second later on both clocks: still within the window.
+        assert!(live.may_present_at(
+            now + Duration::from_secs(1),
+            Some(sent_boot + 1_000),
+            window
+        ));
+        // The process's clock says one second; the boot clock says an hour (a suspend).
+        assert!(!live.may_present_at(
+            now + Duration::from_secs(1),
+            Some(sent_boot + 3_600_000),
+            window
+        ));
+        // Without a boot clock, the process's clock decides.
+        assert!(live.may_present_at(now + Duration::from_secs(1), None, window));
+        assert!(!live.may_present_at(now + window, None, window));
+    }
 
     #[test]
     fn redirects_stay_on_the_origin() {
