@@ -81,10 +81,7 @@ impl GroupSync {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.state)
     }
 
     /// Numbers a write about to start. End it with [`WriteTicket::finish`].
@@ -197,16 +194,20 @@ impl Drop for WriteTicket {
     }
 }
 
+/// The state; a panic while it was held leaves numbers that are still consistent.
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 async fn sync_task(inner: Arc<Inner>, wal: PathBuf) {
     let mut file: Option<(std::fs::File, u64)> = None;
     loop {
         let (covers, last) = loop {
             let notified = inner.wanted.notified();
             {
-                let state = inner
-                    .state
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let state = lock(&inner.state);
                 let synced = *inner.synced.borrow();
                 // Closing: one last sync for whatever finished, so that no caller still
                 // waiting (a write that ended as the pools closed) waits for ever.

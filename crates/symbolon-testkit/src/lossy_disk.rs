@@ -220,12 +220,19 @@ fn attr(ino: u64, node: Option<&Node>) -> FileAttr {
     }
 }
 
+/// The disk, or (while the power is off) `EIO` as the reply, returning from the handler.
+macro_rules! disk_or_reply {
+    ($fs:expr, $reply:ident) => {
+        match $fs.disk() {
+            Ok(disk) => disk,
+            Err(e) => return $reply.error(e),
+        }
+    };
+}
+
 impl Filesystem for LossyFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let disk = disk_or_reply!(self, reply);
         let found = (parent == INodeNo::ROOT)
             .then(|| name.to_str().and_then(|n| disk.names.get(n)))
             .flatten();
@@ -236,10 +243,7 @@ impl Filesystem for LossyFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let disk = disk_or_reply!(self, reply);
         if ino == INodeNo::ROOT {
             return reply.attr(&TTL, &attr(ino.0, None));
         }
@@ -267,10 +271,7 @@ impl Filesystem for LossyFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let mut disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let mut disk = disk_or_reply!(self, reply);
         if ino == INodeNo::ROOT {
             return reply.attr(&TTL, &attr(ino.0, None));
         }
@@ -294,10 +295,7 @@ impl Filesystem for LossyFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let mut disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let mut disk = disk_or_reply!(self, reply);
         let removed = (parent == INodeNo::ROOT)
             .then(|| name.to_str().and_then(|n| disk.names.remove(n)))
             .flatten();
@@ -310,10 +308,7 @@ impl Filesystem for LossyFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let disk = disk_or_reply!(self, reply);
         if disk.nodes.contains_key(&ino.0) {
             // No FOPEN_KEEP_CACHE: each open drops the kernel's cached pages.
             reply.opened(FileHandle(0), FopenFlags::empty());
@@ -333,10 +328,7 @@ impl Filesystem for LossyFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let disk = disk_or_reply!(self, reply);
         let Some(node) = disk.nodes.get(&ino.0) else {
             return reply.error(Errno::ENOENT);
         };
@@ -359,10 +351,7 @@ impl Filesystem for LossyFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let mut disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let mut disk = disk_or_reply!(self, reply);
         if disk.fail_writes {
             return reply.error(Errno::EIO);
         }
@@ -402,10 +391,7 @@ impl Filesystem for LossyFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let mut disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let mut disk = disk_or_reply!(self, reply);
         disk.syncs += 1;
         match disk.nodes.get_mut(&ino.0) {
             Some(node) => {
@@ -424,10 +410,7 @@ impl Filesystem for LossyFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let disk = disk_or_reply!(self, reply);
         if ino != INodeNo::ROOT {
             return reply.error(Errno::ENOTDIR);
         }
@@ -457,10 +440,7 @@ impl Filesystem for LossyFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let mut disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let mut disk = disk_or_reply!(self, reply);
         disk.durable_names = disk.names.clone();
         reply.ok();
     }
@@ -475,10 +455,7 @@ impl Filesystem for LossyFs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let mut disk = match self.disk() {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let mut disk = disk_or_reply!(self, reply);
         let Some(name) = name.to_str().filter(|_| parent == INodeNo::ROOT) else {
             return reply.error(Errno::EINVAL);
         };

@@ -104,31 +104,38 @@ async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("{what} did not happen within {SOON:?}"))
 }
 
-/// (a) The proxy forwards the refresh and holds its answer: the server has rotated, the
-/// client never hears of it. The client tries again within the grace (and gets the grace
-/// replay: the same successor) instead of waiting for its general timeout.
-#[tokio::test]
-async fn a_held_answer_is_retried_within_the_grace() {
-    let t = Setup::new().await;
-    t.proxy.set(Fault::HoldAnswers).await;
+/// Refreshes with `fault` on the link: waits until the first answer reached the proxy
+/// (the server has rotated) and a request after it (the retry) went up, heals the link,
+/// and asserts that the refresh succeeded without any reuse at the server.
+async fn refreshed_after_a_retry(t: &Setup, fault: Fault) {
+    t.proxy.set(fault).await;
     let before = t.proxy.stats();
     let client = t.client.clone();
     let refresh = tokio::spawn(async move { client.refresh().await });
-    let held = within("the first answer held", {
+    let first = within("the first answer at the proxy", {
         t.proxy
             .wait_until(|s| s.down.received > before.down.received)
     })
     .await;
-    // A request after the first answer was held is the retry: let it through.
+    // A request after the first answer reached the proxy is the retry: let it through.
     within(
         "a retry",
-        t.proxy.wait_until(|s| s.up.received > held.up.received),
+        t.proxy.wait_until(|s| s.up.received > first.up.received),
     )
     .await;
     t.proxy.heal().await;
     let result = within("the refresh", refresh).await.expect("task");
     t.assert_no_reuse();
     result.expect("the refresh");
+}
+
+/// (a) The proxy forwards the refresh and holds its answer: the server has rotated, the
+/// client never hears of it. The client tries again within the grace (and gets the grace
+/// replay: the same successor) instead of waiting for its general timeout.
+#[tokio::test]
+async fn a_held_answer_is_retried_within_the_grace() {
+    let t = Setup::new().await;
+    refreshed_after_a_retry(&t, Fault::HoldAnswers).await;
     assert_eq!(t.server.refreshes("rotated"), 1);
     assert!(
         t.server.refreshes("grace_replay") >= 1,
@@ -144,26 +151,7 @@ async fn a_held_answer_is_retried_within_the_grace() {
 #[tokio::test]
 async fn an_answer_slower_than_a_try_is_retried_within_the_grace() {
     let t = Setup::new().await;
-    t.proxy
-        .set(Fault::SlowAnswers(Duration::from_secs(6)))
-        .await;
-    let before = t.proxy.stats();
-    let client = t.client.clone();
-    let refresh = tokio::spawn(async move { client.refresh().await });
-    let slow = within("the first answer on its way", {
-        t.proxy
-            .wait_until(|s| s.down.received > before.down.received)
-    })
-    .await;
-    within(
-        "a retry",
-        t.proxy.wait_until(|s| s.up.received > slow.up.received),
-    )
-    .await;
-    t.proxy.heal().await;
-    let result = within("the refresh", refresh).await.expect("task");
-    t.assert_no_reuse();
-    result.expect("the refresh");
+    refreshed_after_a_retry(&t, Fault::SlowAnswers(Duration::from_secs(6))).await;
     assert_eq!(t.server.refreshes("rotated"), 1);
     t.assert_session_works().await;
 }

@@ -33,6 +33,15 @@ async fn run_chain(
     const TARGET: usize = 400;
     let mut chain = Chain::default();
     let post = |path: &str, body: Value| http.post(format!("{url}{path}")).json(&body).send();
+    // A login or a refresh: the refresh token of its 200, or `None` (the cut came).
+    let new_token = |path: &str, body: Value| {
+        let sent = post(path, body);
+        async move {
+            let response = sent.await.ok().filter(|r| r.status() == StatusCode::OK)?;
+            let body = response.json::<Value>().await.ok()?;
+            Some(body["refresh_token"].as_str().expect("token").to_owned())
+        }
+    };
     let count = || {
         if acked.fetch_add(1, Ordering::SeqCst) + 1 == TARGET {
             enough.notify_one();
@@ -41,21 +50,11 @@ async fn run_chain(
     for step in 0.. {
         match chain.live.clone() {
             None => {
-                let Ok(r) = post(
-                    "/login",
-                    json!({"username": user, "password": ALICE_PASSWORD}),
-                )
-                .await
-                else {
+                let login = json!({"username": user, "password": ALICE_PASSWORD});
+                let Some(token) = new_token("/login", login).await else {
                     return chain;
                 };
-                if r.status() != StatusCode::OK {
-                    return chain;
-                }
-                let Ok(body) = r.json::<Value>().await else {
-                    return chain;
-                };
-                chain.live = Some(body["refresh_token"].as_str().expect("token").to_owned());
+                chain.live = Some(token);
             }
             Some(token) if step % 10 == 9 => {
                 chain.logout_in_doubt = true;
@@ -70,16 +69,11 @@ async fn run_chain(
                 chain.live = None;
             }
             Some(token) => {
-                let Ok(r) = post("/token/refresh", json!({"refresh_token": token})).await else {
+                let refresh = json!({"refresh_token": token});
+                let Some(token) = new_token("/token/refresh", refresh).await else {
                     return chain;
                 };
-                if r.status() != StatusCode::OK {
-                    return chain;
-                }
-                let Ok(body) = r.json::<Value>().await else {
-                    return chain;
-                };
-                chain.live = Some(body["refresh_token"].as_str().expect("token").to_owned());
+                chain.live = Some(token);
             }
         }
         count();

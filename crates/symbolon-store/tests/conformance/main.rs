@@ -7,6 +7,7 @@
 mod backends;
 mod suite;
 
+use std::time::Duration;
 use symbolon_store::StoreError;
 
 /// SQLite's durability is chosen in the URL; anything else there is refused by name.
@@ -80,6 +81,33 @@ async fn an_unopenable_database_is_unavailable_with_its_cause_once() {
     assert_eq!(text.matches("symbolon_no_such_db").count(), 1, "{text}");
 }
 
+/// Returns once `task` has finished or a statement in this database waits on a lock (the
+/// task's, as the test holds the lock), polling `pg_stat_activity`; fails after 10 s.
+async fn finished_or_waiting_on_a_lock<T>(
+    raw: &sqlx::PgPool,
+    task: &tokio::task::JoinHandle<T>,
+    what: &str,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(raw)
+        .await
+        .unwrap();
+        if waiting > 0 || task.is_finished() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} neither finished nor waited"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 /// PostgreSQL under READ COMMITTED: a `user disable` has updated the user row and revoked
 /// the sessions it can see, and has not committed; a login's session insert that runs
 /// now must wait for it and then find the user disabled. Without the row lock the
@@ -87,7 +115,6 @@ async fn an_unopenable_database_is_unavailable_with_its_cause_once() {
 /// disabled user keeps it. The open transaction runs `Store::disable_user`'s statements.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_login_racing_a_disable_waits_for_it() {
-    use std::time::Duration;
     use symbolon_core::ids::{SessionId, UserId};
     use symbolon_store::{SessionRecord, UserRecord};
 
@@ -146,24 +173,7 @@ async fn postgres_a_login_racing_a_disable_waits_for_it() {
     });
     // Commit only once the insert has either finished or is waiting on a lock, so that
     // the insert certainly ran inside the disable's window.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&raw)
-        .await
-        .unwrap();
-        if waiting > 0 || login.is_finished() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the insert neither finished nor waited"
-        );
-        tokio::task::yield_now().await;
-    }
+    finished_or_waiting_on_a_lock(&raw, &login, "the insert").await;
     disable.commit().await.unwrap();
     let inserted = login.await.unwrap();
     let live = store.live_sessions(&user.id, now).await.unwrap();
@@ -182,7 +192,6 @@ async fn postgres_a_login_racing_a_disable_waits_for_it() {
 /// The open transaction runs the update `Store::record_failure`'s upsert makes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_purge_racing_a_failure_keeps_the_count() {
-    use std::time::Duration;
     use symbolon_store::PurgeCutoffs;
 
     let Some(database) = symbolon_testkit::PgDatabase::create().await else {
@@ -227,24 +236,7 @@ async fn postgres_a_purge_racing_a_failure_keeps_the_count() {
     });
     // Commit only once the purge has either finished or is waiting on the row lock, so
     // that its DELETE certainly ran while the failure was not yet committed.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&raw)
-        .await
-        .unwrap();
-        if waiting > 0 || purge.is_finished() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the purge neither finished nor waited"
-        );
-        tokio::task::yield_now().await;
-    }
+    finished_or_waiting_on_a_lock(&raw, &purge, "the purge").await;
     failure.commit().await.unwrap();
     let purged = purge.await.unwrap();
     assert_eq!(
