@@ -13,18 +13,12 @@ shift || true
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 100000 10000000)
 command -v sqlite3 >/dev/null || { echo "bench-growth: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 1; }
-cargo build --release -q -p symbolon-cli -p symbolon-bench
-target=${CARGO_TARGET_DIR:-target}
-bin=$target/release/symbolon
-bench=$target/release/symbolon-bench
-work=$(mktemp -d)
-port=${BENCH_PORT:-18080}
+. scripts/bench-lib.sh
 admin=${SYMBOLON_TEST_POSTGRES_URL:-}
 pgdb=symbolon_growth_$$
 cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null
   [ -n "$admin" ] && psql "$admin" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" 2>/dev/null
-  rm -rf "$work"
+  bench_cleanup
 }
 trap cleanup EXIT
 
@@ -41,42 +35,34 @@ pg_fill() { # $1 = url, $2 = n
     INSERT INTO sessions (id, user_id, username, client_id, generation, created_at, rotated_at, last_used_at, absolute_end, user_agent, ip)
     SELECT substr(md5(random()::text), 1, 22), 'filler', 'filler', 'symbolon', 0, extract(epoch from now())::bigint, extract(epoch from now())::bigint, extract(epoch from now())::bigint, extract(epoch from now())::bigint + 31536000, 'bench/1.0', '127.0.0.1' FROM generate_series(1, $2);" -c "VACUUM ANALYZE sessions;"
 }
+migrate() { # $1 = database_url
+  printf 'database_url = "%s"\nmaster_key_file = "%s"\n' "$1" "$work/symbolon.key" > "$work/m.toml"
+  "$bin" --config "$work/m.toml" migrate >/dev/null
+}
 measure() { # $1 = database_url, $2 = label
-  cat > "$work/symbolon.toml" <<TOML
-listen = "127.0.0.1:$port"
-database_url = "$1"
-master_key_file = "$work/symbolon.key"
-ip_failures_allowed = 1000000
-account_failures_allowed = 1000000
-TOML
-  echo 'bench password' | "$bin" --config "$work/symbolon.toml" user add bench --password-stdin >/dev/null 2>&1 || true
-  RUST_LOG=warn "$bin" --config "$work/symbolon.toml" serve 2>"$work/serve.log" &
-  server=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  bench_start "$1"
   echo "# $2"
-  "$bench" healthz --url "http://127.0.0.1:$port" --concurrency 64 --duration "$duration" --quiet
-  "$bench" refresh --url "http://127.0.0.1:$port" --concurrency 64 --duration "$duration" --quiet
-  kill "$server"; wait "$server" 2>/dev/null || true; server=
+  bench_run healthz 64 "$duration"
+  bench_run refresh 64 "$duration"
+  bench_stop
 }
 
 stores=${GROWTH_STORES:-sqlite pg}
 for n in "${sizes[@]}"; do
- if [[ " $stores " == *" sqlite "* ]]; then
-  db=$work/growth.db
-  rm -f "$db"*
-  printf 'database_url = "sqlite://%s"\nmaster_key_file = "%s"\n' "$db" "$work/symbolon.key" > "$work/m.toml"
-  "$bin" --config "$work/m.toml" migrate >/dev/null
-  sqlite_fill "$db" "$n"
-  sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
-  bytes=$(stat -c %s "$db")
-  measure "sqlite://$db" "SQLite, $n filler sessions, $bytes bytes ($((bytes / n)) per session)"
- fi
+  if [[ " $stores " == *" sqlite "* ]]; then
+    db=$work/growth.db
+    rm -f "$db"*
+    migrate "sqlite://$db"
+    sqlite_fill "$db" "$n"
+    sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+    bytes=$(stat -c %s "$db")
+    measure "sqlite://$db" "SQLite, $n filler sessions, $bytes bytes ($((bytes / n)) per session)"
+  fi
   if [ -n "$admin" ] && [[ " $stores " == *" pg "* ]]; then
     psql "$admin" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)"
     psql "$admin" -qc "CREATE DATABASE $pgdb"
     url="${admin%/*}/$pgdb"
-    printf 'database_url = "%s"\nmaster_key_file = "%s"\n' "$url" "$work/symbolon.key" > "$work/m.toml"
-    "$bin" --config "$work/m.toml" migrate >/dev/null
+    migrate "$url"
     pg_fill "$url" "$n"
     size=$(psql "$url" -Atc "SELECT pg_total_relation_size('sessions')")
     measure "$url" "PostgreSQL, $n filler sessions, sessions table $size bytes ($((size / n)) per session)"

@@ -8,30 +8,14 @@ cd "$(dirname "$0")/.."
 duration=${1:-10s}
 conns=${2:-10000}
 ulimit -n "$(ulimit -Hn)"
-cargo build --release -q -p symbolon-cli -p symbolon-bench
-target=${CARGO_TARGET_DIR:-target}
-bin=$target/release/symbolon
-bench=$target/release/symbolon-bench
-work=$(mktemp -d)
-port=${BENCH_PORT:-18080}
-cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; [ -n "${idle:-}" ] && kill "$idle" 2>/dev/null; rm -rf "$work"; }
+. scripts/bench-lib.sh
+idle=
+cleanup() { [ -n "${idle:-}" ] && kill "$idle" 2>/dev/null; bench_cleanup; }
 trap cleanup EXIT
-cat > "$work/symbolon.toml" <<TOML
-listen = "127.0.0.1:$port"
-database_url = "sqlite://$work/symbolon.db"
-master_key_file = "$work/symbolon.key"
-ip_failures_allowed = 1000000
-account_failures_allowed = 1000000
-max_connections = $((conns + 1000))
+bench_start "sqlite://$work/symbolon.db" "max_connections = $((conns + 1000))
 # Idle connections are closed after this; longer than the run.
-header_read_timeout = "300s"
-TOML
-echo 'bench password' | "$bin" --config "$work/symbolon.toml" user add bench --password-stdin >/dev/null 2>&1
-RUST_LOG=warn "$bin" --config "$work/symbolon.toml" serve 2>"$work/serve.log" &
-server=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$server/status"; }
-echo "# idle server RSS: $(rss)"
+header_read_timeout = \"300s\""
+echo "# idle server RSS: $(bench_rss)"
 mkfifo "$work/go" "$work/ready"
 python3 - "$port" "$conns" "$work/ready" "$work/go" <<'PY' &
 import asyncio, sys
@@ -61,9 +45,9 @@ asyncio.run(main())
 PY
 idle=$!
 cat "$work/ready" >/dev/null
-echo "# server RSS with $conns idle connections: $(rss)"
-"$bench" refresh --url "http://127.0.0.1:$port" --concurrency 64 --duration "$duration" --quiet
-echo "# server RSS after the refresh load beside them: $(rss)"
+echo "# server RSS with $conns idle connections: $(bench_rss)"
+bench_run refresh 64 "$duration"
+echo "# server RSS after the refresh load beside them: $(bench_rss)"
 echo go > "$work/go"
 wait "$idle"; idle=
-echo "# peak RSS (VmHWM): $(awk '/VmHWM/ {print $2 " kB"}' "/proc/$server/status")"
+echo "# peak RSS (VmHWM): $(bench_rss VmHWM)"

@@ -1,37 +1,21 @@
 #!/usr/bin/env bash
 # Throughput and p99 against concurrency for /healthz, refresh (durable, the default
 # SQLite) and /me (EdDSA), one server, one run; writes docs/bench-concurrency.png.
-# Usage: scripts/bench-plot.sh [duration per point]   (default 5s)
+# Usage: scripts/bench-plot.sh [duration per point] [output]   (defaults: 5s docs/bench-concurrency.png)
 # Needs python3 with matplotlib (pip install matplotlib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-5s}
+out=${2:-docs/bench-concurrency.png}
 python3 -c 'import matplotlib' 2>/dev/null || { echo "bench-plot: needs matplotlib (pip install matplotlib)" >&2; exit 1; }
-cargo build --release -q -p symbolon-cli -p symbolon-bench
-target=${CARGO_TARGET_DIR:-target}
-bin=$target/release/symbolon
-bench=$target/release/symbolon-bench
-work=$(mktemp -d)
-port=${BENCH_PORT:-18080}
-cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-cat > "$work/symbolon.toml" <<TOML
-listen = "127.0.0.1:$port"
-database_url = "sqlite://$work/symbolon.db"
-master_key_file = "$work/symbolon.key"
-ip_failures_allowed = 1000000
-account_failures_allowed = 1000000
-TOML
-echo 'bench password' | "$bin" --config "$work/symbolon.toml" user add bench --password-stdin >/dev/null 2>&1
-RUST_LOG=warn "$bin" --config "$work/symbolon.toml" serve 2>"$work/serve.log" &
-server=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+. scripts/bench-lib.sh
+bench_start "sqlite://$work/symbolon.db"
 for c in 1 4 16 64 256; do
   for scenario in healthz refresh verify; do
-    "$bench" "$scenario" --url "http://127.0.0.1:$port" --concurrency "$c" --duration "$duration" --quiet | tee -a "$work/points.jsonl"
+    bench_run "$scenario" "$c" "$duration" | tee -a "$work/points.jsonl"
   done
 done
-python3 - "$work/points.jsonl" docs/bench-concurrency.png <<'PY'
+python3 - "$work/points.jsonl" "$out" <<'PY'
 import json, sys
 import matplotlib
 matplotlib.use("Agg")
@@ -50,4 +34,4 @@ for ax, title, unit in ((a, "throughput", "requests/s"), (b, "p99 latency", "ms"
 fig.suptitle("symbolon, one server, SQLite (power-loss durable), 2 cores shared with the load tool")
 fig.tight_layout(); fig.savefig(sys.argv[2], dpi=110)
 PY
-echo "wrote docs/bench-concurrency.png"
+echo "wrote $out"
