@@ -184,11 +184,15 @@ async fn client(file: Option<std::path::PathBuf>, cmd: ClientCommand) -> Result<
         name,
         secret_stdin,
         introspect,
+        revocations,
     } = cmd;
-    let capabilities: Vec<Capability> = introspect
-        .then_some(Capability::Introspect)
-        .into_iter()
-        .collect();
+    let capabilities: Vec<Capability> = [
+        introspect.then_some(Capability::Introspect),
+        revocations.then_some(Capability::RevocationFeed),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let secret = if secret_stdin {
         Some(Password::new(read_stdin_line()?))
     } else {

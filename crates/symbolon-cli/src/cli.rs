@@ -139,6 +139,10 @@ pub enum ClientCommand {
         /// Allow the (confidential) client to call token introspection (RFC 7662).
         #[arg(long, requires = "secret_stdin")]
         introspect: bool,
+        /// Allow the (confidential) client to read the revocation feed (`GET /revocations`):
+        /// for resource servers that drop the tokens of revoked sessions.
+        #[arg(long, requires = "secret_stdin")]
+        revocations: bool,
     },
 }
 

@@ -173,16 +173,19 @@ impl fmt::Debug for Password {
 pub enum Capability {
     /// Call token introspection (RFC 7662): learn about any user's tokens.
     Introspect,
+    /// Read the revocation feed (docs/API.md §2.8): which sessions were revoked lately.
+    RevocationFeed,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 1] = [Capability::Introspect];
+    pub const ALL: [Capability; 2] = [Capability::Introspect, Capability::RevocationFeed];
 
     /// The name used in the store and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Introspect => "introspect",
+            Self::RevocationFeed => "revocations",
         }
     }
 

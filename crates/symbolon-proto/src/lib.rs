@@ -222,12 +222,48 @@ pub struct Introspection {
     pub sid: Option<String>,
 }
 
+/// One answer of the revocation feed (`GET /revocations`, docs/API.md §2.8).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RevocationFeed {
+    /// The sessions revoked beyond the cursor that was sent, oldest first.
+    pub revoked: Vec<RevokedSession>,
+    /// The cursor to send next (`after`): every entry up to it has been answered.
+    pub cursor: u64,
+    /// More entries are ready (this answer was cut at `limit`): poll again at once.
+    pub more: bool,
+    /// The cursor that was sent is beyond the feed (the server's database was restored
+    /// or replaced): forget every entry held, and keep these.
+    pub reset: bool,
+    /// Seconds after its revocation that an access token of the session may still
+    /// verify (`access_ttl + leeway`): how long a reader keeps an entry.
+    pub window: i64,
+}
+
+/// A revoked session, as the feed reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RevokedSession {
+    /// The entry's place in the feed.
+    pub seq: u64,
+    /// The session id: the `sid` claim of its access tokens.
+    pub sid: String,
+    /// When it was revoked, Unix seconds.
+    pub revoked_at: i64,
+    /// When the last of its access tokens stops verifying (`revoked_at + window`), Unix
+    /// seconds: the entry can be forgotten after it.
+    pub until: i64,
+}
+
 /// Authorization-server metadata (RFC 8414 §2), the fields symbolon publishes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ServerMetadata {
     /// The issuer (the `iss` of access tokens).
     pub issuer: String,
+    /// The revocation feed (docs/API.md §2.8; symbolon's own, not in RFC 8414).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_feed_endpoint: Option<String>,
     /// The token endpoint.
     pub token_endpoint: String,
     /// The JWK Set.

@@ -221,6 +221,11 @@ pub async fn serve(
     use tower::ServiceExt;
 
     let background = tokio::spawn(background_jobs(state.clone()));
+    let service = state.service().clone();
+    let feed = {
+        let service = service.clone();
+        tokio::spawn(async move { service.feed().run().await })
+    };
     let limits = state.http().clone();
     let app = api::body::DrainOversized(api::router(state));
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
@@ -269,8 +274,11 @@ pub async fn serve(
         });
     }
     drop(listener);
+    // Long polls of the revocation feed answer now instead of holding the shutdown.
+    service.feed().close();
     graceful.shutdown().await;
     background.abort();
+    feed.abort();
     Ok(())
 }
 

@@ -170,6 +170,25 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The newest audit events, newest first.
     async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEvent>>;
 
+    /// Numbers the revocations committed since the last call (in commit order, on
+    /// PostgreSQL under an advisory lock; SQLite numbers them as they are written) and
+    /// returns the feed's head: the highest `seq` a reader now sees, 0 if none. Every
+    /// entry up to the head is visible once this returns.
+    async fn feed_head(&self) -> Result<u64>;
+    /// The feed's entries with `after < seq <= upto`, revoked at or after `since`, in
+    /// `seq` order, at most `limit`.
+    async fn revocations(
+        &self,
+        after: u64,
+        upto: u64,
+        since: UnixTime,
+        limit: u32,
+    ) -> Result<Vec<RevocationRecord>>;
+    /// A connection that wakes when a revocation commits anywhere (PostgreSQL's
+    /// LISTEN); `None` where the store has no such thing (SQLite: poll
+    /// [`Store::feed_head`]).
+    async fn listen_revocations(&self) -> Result<Option<RevocationListener>>;
+
     /// Deletes what `cutoffs` names, at most `batch` rows of each table. Safe to run on
     /// every instance at once. Returns rows deleted.
     async fn purge(&self, cutoffs: &PurgeCutoffs, batch: u32) -> Result<u64>;
@@ -217,6 +236,8 @@ pub struct PurgeCutoffs {
     pub sessions_ended_before: UnixTime,
     /// Sessions revoked before this.
     pub sessions_revoked_before: UnixTime,
+    /// Revocation-feed entries revoked before this.
+    pub revocations_before: UnixTime,
     /// Audit rows written before this.
     pub audit_before: UnixTime,
     /// Throttle rows quiet since before this (last failure and end of block), by one
@@ -225,6 +246,18 @@ pub struct PurgeCutoffs {
     pub throttle_quiet_before: UnixTime,
     /// The failure window the counts decay by.
     pub failure_window: i64,
+}
+
+/// Wakes when a revocation commits on any instance (see [`Store::listen_revocations`]).
+#[derive(Debug)]
+pub struct RevocationListener(sql::Listener);
+
+impl RevocationListener {
+    /// Waits for the next notification. Notifications sent while the connection was
+    /// being re-established are lost: callers also poll, less often.
+    pub async fn next(&mut self) -> Result<()> {
+        self.0.next().await
+    }
 }
 
 /// Opens the store named by `url` (`sqlite://PATH` or `postgres://...`), without migrating.

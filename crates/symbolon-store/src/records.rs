@@ -90,6 +90,17 @@ impl SessionRecord {
     }
 }
 
+/// One entry of the revocation feed: a session that was revoked (docs/API.md §2.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRecord {
+    /// Its place in the feed: commit order, never reused.
+    pub seq: u64,
+    /// The revoked session (the `sid` of its access tokens).
+    pub session_id: SessionId,
+    /// When it was revoked.
+    pub revoked_at: UnixTime,
+}
+
 /// A signing key as stored: the private half wrapped under the master key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {

@@ -4,7 +4,8 @@
 use crate::group_sync::GroupSync;
 use crate::{
     AuditEvent, BackoffSchedule, Cause, ClientRecord, PurgeCutoffs, Reservation, Result,
-    RotateCurrent, SessionRecord, SigningKeyRecord, Store, StoreError, UserRecord,
+    RevocationListener, RevocationRecord, RotateCurrent, SessionRecord, SigningKeyRecord, Store,
+    StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -264,6 +265,39 @@ impl TryFrom<SessionRow> for SessionRecord {
 }
 
 #[derive(FromRow)]
+struct RevocationRow {
+    seq: i64,
+    session_id: String,
+    revoked_at: i64,
+}
+
+impl TryFrom<RevocationRow> for RevocationRecord {
+    type Error = StoreError;
+    fn try_from(r: RevocationRow) -> Result<Self> {
+        Ok(Self {
+            seq: u64::try_from(r.seq).map_err(|_| corrupt("revocation seq"))?,
+            session_id: SessionId::parse(&r.session_id)
+                .ok_or_else(|| corrupt("revoked session id"))?,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+/// A LISTEN connection for [`RevocationListener`]; PostgreSQL only.
+#[derive(Debug)]
+pub(crate) struct Listener(sqlx::postgres::PgListener);
+
+impl Listener {
+    /// The channel the feed's trigger notifies (migration `revocation_feed`).
+    const CHANNEL: &'static str = "symbolon_revocations";
+
+    pub(crate) async fn next(&mut self) -> Result<()> {
+        self.0.recv().await.map_err(db_error)?;
+        Ok(())
+    }
+}
+
+#[derive(FromRow)]
 struct KeyRow {
     kid: String,
     alg: String,
@@ -351,6 +385,10 @@ impl SqliteStore {
     const CALL_LIMIT: Option<Duration> = None;
     /// In-process: the database's clock is this machine's.
     const CLOCK_QUERY: Option<&'static str> = None;
+    /// Nothing to number: the feed's trigger numbers each entry as it writes it.
+    const SEQUENCE_FEED: Option<&'static str> = None;
+    /// Unused (no sequencer): SQLite's writes are serial already.
+    const FEED_LOCK: &'static str = "";
 
     /// `location` is `PATH`, `PATH?synchronous=full` or `PATH?synchronous=normal`.
     pub(crate) async fn open(location: &str, pool_size: u32) -> Result<Self> {
@@ -472,6 +510,11 @@ impl SqliteStore {
         Ok(value)
     }
 
+    /// No LISTEN in SQLite: the feed polls.
+    async fn listener(&self) -> Result<Option<RevocationListener>> {
+        Ok(None)
+    }
+
     async fn close_pools(&self) {
         self.write.close().await;
         self.read.close().await;
@@ -559,6 +602,12 @@ impl PgStore {
     /// The server's clock now (not the transaction's start).
     const CLOCK_QUERY: Option<&'static str> =
         Some("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)");
+    /// Numbers the committed entries of the feed; one sequencer at a time (the advisory
+    /// lock, held to the commit), so numbers become visible in order. See the migration
+    /// `revocation_feed`. The lock's key is "symbolon" in ASCII.
+    const SEQUENCE_FEED: Option<&'static str> =
+        Some("UPDATE revocations SET seq = nextval('revocation_seq') WHERE seq IS NULL");
+    const FEED_LOCK: &'static str = "SELECT pg_advisory_xact_lock(8320802056087301998)";
 
     pub(crate) async fn open(url: &str, pool_size: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url).map_err(db_error)?;
@@ -598,6 +647,15 @@ impl PgStore {
         Fut: std::future::Future<Output = Result<T>>,
     {
         retry(Self::CALL_LIMIT, op).await
+    }
+
+    /// A LISTEN connection on the feed's channel, from the pool's options.
+    async fn listener(&self) -> Result<Option<RevocationListener>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.write)
+            .await
+            .map_err(db_error)?;
+        listener.listen(Listener::CHANNEL).await.map_err(db_error)?;
+        Ok(Some(RevocationListener(Listener(listener))))
     }
 
     async fn close_pools(&self) {
@@ -1192,6 +1250,67 @@ macro_rules! impl_store {
                 .await
             }
 
+            async fn feed_head(&self) -> Result<u64> {
+                if let Some(sequence) = Self::SEQUENCE_FEED {
+                    let pending: bool = self.read_call(|| async move {
+                        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM revocations WHERE seq IS NULL)")
+                            .fetch_one(&self.read)
+                            .await
+                            .map_err(db_error)
+                    })
+                    .await?;
+                    if pending {
+                        self.write_call(|| async move {
+                            let mut tx = self.write.begin().await.map_err(db_error)?;
+                            sqlx::query(Self::FEED_LOCK).execute(&mut *tx).await.map_err(db_error)?;
+                            sqlx::query(sequence).execute(&mut *tx).await.map_err(db_error)?;
+                            tx.commit().await.map_err(db_error)
+                        })
+                        .await?;
+                    }
+                }
+                let head: Option<i64> = self.read_call(|| async move {
+                    sqlx::query_scalar("SELECT MAX(seq) FROM revocations")
+                        .fetch_one(&self.read)
+                        .await
+                        .map_err(db_error)
+                })
+                .await?;
+                u64::try_from(head.unwrap_or(0)).map_err(|_| corrupt("revocation seq"))
+            }
+
+            async fn revocations(
+                &self,
+                after: u64,
+                upto: u64,
+                since: UnixTime,
+                limit: u32,
+            ) -> Result<Vec<RevocationRecord>> {
+                let after = generation(after)?;
+                let upto = generation(upto)?;
+                self.read_call(|| async move {
+                    sqlx::query_as::<_, RevocationRow>(
+                        "SELECT seq, session_id, revoked_at FROM revocations \
+                         WHERE seq > $1 AND seq <= $2 AND revoked_at >= $3 ORDER BY seq LIMIT $4",
+                    )
+                    .bind(after)
+                    .bind(upto)
+                    .bind(since)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(RevocationRecord::try_from)
+                    .collect()
+                })
+                .await
+            }
+
+            async fn listen_revocations(&self) -> Result<Option<RevocationListener>> {
+                self.listener().await
+            }
+
             async fn purge(&self, cutoffs: &PurgeCutoffs, batch: u32) -> Result<u64> {
                 self.write_call(|| async move {
                     // Each statement deletes at most `batch` rows chosen by a subquery, so a
@@ -1228,7 +1347,18 @@ macro_rules! impl_store {
                     .execute(&self.write)
                     .await
                     .map_err(db_error)?;
-                    Ok(sessions.rows_affected() + audit.rows_affected() + throttle.rows_affected())
+                    let revocations = sqlx::query(
+                        "DELETE FROM revocations WHERE id IN (SELECT id FROM revocations WHERE revoked_at < $1 LIMIT $2)",
+                    )
+                    .bind(cutoffs.revocations_before)
+                    .bind(batch)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                    Ok(sessions.rows_affected()
+                        + audit.rows_affected()
+                        + throttle.rows_affected()
+                        + revocations.rows_affected())
                 })
                 .await
             }

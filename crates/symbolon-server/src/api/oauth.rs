@@ -12,7 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use symbolon_core::ids::Password;
-use symbolon_proto::{ErrorBody, Introspection, ServerMetadata, TokenKind, TokenResponse};
+use symbolon_proto::{
+    ErrorBody, Introspection, RevocationFeed, RevokedSession, ServerMetadata, TokenKind,
+    TokenResponse,
+};
 use utoipa::ToSchema;
 
 /// Identifies the client (RFC 6749 §2.3, §3.2.1): HTTP Basic for confidential clients,
@@ -307,6 +310,88 @@ pub async fn introspect(
     Ok(no_store(Json(body).into_response()))
 }
 
+/// The query of a feed poll.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// The last `seq` the reader has (the `cursor` of its last answer); 0 or absent: none,
+    /// answer the whole window.
+    #[param(minimum = 0)]
+    after: Option<u64>,
+    /// Seconds to wait for news when there is none (long poll), 0–30; default 0.
+    #[param(minimum = 0, maximum = 30)]
+    wait: Option<u64>,
+    /// The most entries to answer, 1–1000; default 1000.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// The revocation feed: the sessions revoked since the reader's cursor, for resource
+/// servers that verify access tokens themselves (docs/API.md §2.8). The caller
+/// authenticates as a confidential client with the `revocations` capability.
+#[utoipa::path(get, path = "/revocations", params(FeedQuery),
+    responses(
+        (status = 200, description = "the entries beyond `after`, and the next cursor", body = RevocationFeed),
+        (status = 400, description = "`invalid_request`: a bad query", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: no or failed client authentication", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the client lacks the `revocations` capability", body = ErrorBody),
+        RateLimited, ServerFailed),
+    security(("client_basic" = [])))]
+pub async fn revocations(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let axum::extract::Query(query) =
+        query.map_err(|e| ApiError::InvalidRequest(format!("bad query: {}", e.body_text())))?;
+    let wait = query.wait.unwrap_or(0);
+    let limit = query.limit.unwrap_or(crate::service::feed::MAX_LIMIT);
+    if wait > crate::service::feed::MAX_WAIT.as_secs() {
+        return Err(ApiError::InvalidRequest("wait must be at most 30".into()));
+    }
+    if !(1..=crate::service::feed::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::InvalidRequest("limit must be 1 to 1000".into()));
+    }
+    let (client, dialect) = identify_client(&state, &headers, &meta, None).await?;
+    if !client.authenticated {
+        return Err(ApiError::from_service(
+            crate::service::ServiceError::ClientRejected,
+            dialect,
+        ));
+    }
+    let page = state
+        .service()
+        .feed()
+        .poll(
+            &client,
+            crate::service::FeedRequest {
+                after: query.after.unwrap_or(0),
+                wait: std::time::Duration::from_secs(wait),
+                limit,
+            },
+        )
+        .await
+        .map_err(|e| ApiError::from_service(e, dialect))?;
+    let body = RevocationFeed {
+        revoked: page
+            .entries
+            .into_iter()
+            .map(|e| RevokedSession {
+                seq: e.seq,
+                sid: e.session_id.to_string(),
+                revoked_at: e.revoked_at,
+                until: e.revoked_at + page.window,
+            })
+            .collect(),
+        cursor: page.cursor,
+        more: page.more,
+        reset: page.reset,
+        window: page.window,
+    };
+    Ok(no_store(Json(body).into_response()))
+}
+
 /// The JWK Set (RFC 7517 §5).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Jwks {
@@ -340,6 +425,7 @@ pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
     let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
     Json(ServerMetadata {
         issuer: base.clone(),
+        revocation_feed_endpoint: Some(format!("{base}/revocations")),
         token_endpoint: format!("{base}/oauth/token"),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         revocation_endpoint: format!("{base}/oauth/revoke"),

@@ -16,7 +16,7 @@ use utoipa::OpenApi;
     paths(
         simple::login, simple::refresh, simple::logout, simple::register, simple::password_change,
         simple::me, simple::sessions, simple::delete_session,
-        oauth::token, oauth::revoke, oauth::introspect, oauth::jwks, oauth::metadata,
+        oauth::token, oauth::revoke, oauth::introspect, oauth::revocations, oauth::jwks, oauth::metadata,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     components(schemas(TokenResponse, ErrorBody)),

@@ -9,6 +9,7 @@
 
 mod clients;
 mod error;
+pub mod feed;
 pub mod hashing;
 pub mod key_manager;
 mod keys;
@@ -20,6 +21,7 @@ mod users;
 
 pub use clients::{ClientCredentials, ClientIdentity, Clients};
 pub use error::{AccessTokenProblem, RefreshFailure, ServiceError};
+pub use feed::{Feed, FeedPage, FeedRequest};
 pub use key_manager::{KeyManager, KeyMode, KeysError};
 pub use keys::{Keys, Rotated};
 pub use sessions::{Authenticated, Credential, FoundToken, Issued, SessionSummary, Sessions};
@@ -64,6 +66,7 @@ struct Core {
     hasher: HashPool,
     metrics: Metrics,
     expect: Expectations,
+    feed: feed::FeedState,
 }
 
 impl Core {
@@ -141,6 +144,7 @@ impl Service {
             keys,
             hasher,
             expect,
+            feed: feed::FeedState::default(),
             settings,
         })))
     }
@@ -163,6 +167,11 @@ impl Service {
     /// Signing keys: the JWKS, list, rotate, reload.
     pub fn keys(&self) -> Keys<'_> {
         Keys::new(&self.0)
+    }
+
+    /// The revocation feed, for resource servers.
+    pub fn feed(&self) -> Feed<'_> {
+        Feed::new(&self.0)
     }
 
     /// The settings the service runs with.
@@ -211,6 +220,8 @@ impl Service {
             sessions_ended_before: now,
             sessions_revoked_before: now - keep,
             audit_before: now - keep,
+            // A minute past the window, for readers whose clock runs behind.
+            revocations_before: now - self.feed().window() - 60,
             throttle_quiet_before: now - core.settings.throttle.failure_window,
             failure_window: core.settings.throttle.failure_window,
         };

@@ -213,6 +213,7 @@ async fn postgres_a_purge_racing_a_failure_keeps_the_count() {
         sessions_ended_before: 0,
         sessions_revoked_before: 0,
         audit_before: 0,
+        revocations_before: 0,
         throttle_quiet_before: now - window,
         failure_window: window,
     };

@@ -23,6 +23,9 @@ crate::conformance!(
     clients_round_trip,
     purge_is_bounded_and_spares_live_rows,
     migrations_are_idempotent,
+    every_revocation_enters_the_feed_once,
+    a_reader_following_the_cursor_misses_no_concurrent_revocation,
+    the_feed_is_purged_by_age,
 );
 
 const NOW: i64 = 1_800_000_000;
@@ -463,6 +466,7 @@ async fn the_quiet_window_starts_when_the_block_ends(store: &dyn Store) {
         sessions_ended_before: 0,
         sessions_revoked_before: 0,
         audit_before: 0,
+        revocations_before: 0,
         throttle_quiet_before: now - 900,
         failure_window: 900,
     };
@@ -553,6 +557,7 @@ async fn purge_is_bounded_and_spares_live_rows(store: &dyn Store) {
         sessions_ended_before: NOW,
         sessions_revoked_before: NOW - 100,
         audit_before: NOW - 100,
+        revocations_before: NOW - 100,
         throttle_quiet_before: NOW - 100,
         failure_window: 60,
     };
@@ -604,4 +609,157 @@ async fn purge_is_bounded_and_spares_live_rows(store: &dyn Store) {
 async fn migrations_are_idempotent(store: &dyn Store) {
     store.migrate().await.unwrap();
     store.ping().await.unwrap();
+}
+
+/// Everything in the feed now, in order: (seq, session).
+async fn whole_feed(store: &dyn Store) -> Vec<(u64, SessionId)> {
+    let head = store.feed_head().await.unwrap();
+    store
+        .revocations(0, head, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.seq, r.session_id))
+        .collect()
+}
+
+/// Each way a session is revoked writes one entry (the trigger), a second revocation of
+/// the same session none; a rotation writes none.
+async fn every_revocation_enters_the_feed_once(store: &dyn Store) {
+    let (u, one) = with_session(store, "feed-one").await;
+    assert_eq!(store.feed_head().await.unwrap(), 0);
+    assert!(store.rotate(&one.id, 0, NOW + 1).await.unwrap());
+    assert!(
+        whole_feed(store).await.is_empty(),
+        "a rotation is no revocation"
+    );
+    let event = AuditEvent::new(audit_kind::LOGOUT, NOW + 2);
+    assert!(store
+        .revoke_session(&one.id, "logout", &event)
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_session(&one.id, "logout", &event)
+        .await
+        .unwrap());
+    let (keep, other) = (session(&u, NOW, 1000), session(&u, NOW, 1000));
+    for s in [&keep, &other] {
+        assert!(store.create_session(s, 0).await.unwrap());
+    }
+    store
+        .revoke_user_sessions(&u.id, Some(&keep.id), "logout_others", &event)
+        .await
+        .unwrap();
+    let changed = session(&u, NOW, 1000);
+    assert!(store.create_session(&changed, 0).await.unwrap());
+    store
+        .change_password(&u.id, "$argon2id$new", Some(&keep.id), NOW + 3)
+        .await
+        .unwrap();
+    assert!(store.disable_user(&u.id, NOW + 4).await.unwrap());
+    let feed = whole_feed(store).await;
+    let sessions: Vec<SessionId> = feed.iter().map(|(_, s)| *s).collect();
+    assert_eq!(sessions, vec![one.id, other.id, changed.id, keep.id]);
+    let seqs: Vec<u64> = feed.iter().map(|(seq, _)| *seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(store.feed_head().await.unwrap(), *seqs.last().unwrap());
+    let revoked_at: Vec<i64> = store
+        .revocations(0, u64::MAX >> 1, 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.revoked_at)
+        .collect();
+    assert_eq!(revoked_at, vec![NOW + 2, NOW + 2, NOW + 3, NOW + 4]);
+}
+
+/// The feed's promise to a reader that keeps only a cursor: once it has read up to the
+/// head, no entry at or below it can appear later. Revocations commit concurrently
+/// (on PostgreSQL from many connections, so ids are taken and committed out of order)
+/// while a reader follows the head; it must end with every revoked session.
+async fn a_reader_following_the_cursor_misses_no_concurrent_revocation(store: &dyn Store) {
+    let u = user("feed-many");
+    store.create_user(&u).await.unwrap();
+    let sessions: Vec<SessionRecord> = (0..120).map(|_| session(&u, NOW, 1000)).collect();
+    for s in &sessions {
+        assert!(store.create_session(s, 0).await.unwrap());
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let writers = async {
+        let event = AuditEvent::new(audit_kind::LOGOUT, NOW + 1);
+        let event = &event;
+        join_all(sessions.chunks(8).map(|chunk| async move {
+            for s in chunk {
+                store.revoke_session(&s.id, "logout", event).await.unwrap();
+            }
+        }))
+        .await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let reader = async {
+        let mut cursor = 0;
+        let mut seen = HashSet::new();
+        loop {
+            let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+            let head = store.feed_head().await.unwrap();
+            for r in store.revocations(cursor, head, 0, 1000).await.unwrap() {
+                assert!(seen.insert(r.session_id), "{} answered twice", r.seq);
+            }
+            cursor = head;
+            if finished {
+                return seen;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let ((), seen) = tokio::join!(writers, reader);
+    let all: HashSet<SessionId> = sessions.iter().map(|s| s.id).collect();
+    let missed = all.difference(&seen).count();
+    assert_eq!(
+        missed,
+        0,
+        "the reader missed {missed} of {} revocations",
+        all.len()
+    );
+}
+
+/// Entries older than the cutoff go with the purge; younger ones stay, and a new entry
+/// never reuses the number of a purged one.
+async fn the_feed_is_purged_by_age(store: &dyn Store) {
+    let u = user("feed-old");
+    store.create_user(&u).await.unwrap();
+    let (old, young) = (session(&u, NOW, 1000), session(&u, NOW, 1000));
+    for (s, at) in [(&old, NOW - 500), (&young, NOW - 10)] {
+        assert!(store.create_session(s, 0).await.unwrap());
+        let event = AuditEvent::new(audit_kind::LOGOUT, at);
+        assert!(store.revoke_session(&s.id, "logout", &event).await.unwrap());
+    }
+    let before = whole_feed(store).await;
+    let cutoffs = PurgeCutoffs {
+        sessions_ended_before: 0,
+        sessions_revoked_before: 0,
+        audit_before: 0,
+        revocations_before: NOW - 100,
+        throttle_quiet_before: 0,
+        failure_window: 60,
+    };
+    assert_eq!(store.purge(&cutoffs, 100).await.unwrap(), 1);
+    let after = whole_feed(store).await;
+    assert_eq!(after, vec![before[1]]);
+    // The newest entry purged too: the next one is still numbered above it.
+    let cutoffs = PurgeCutoffs {
+        revocations_before: NOW,
+        ..cutoffs
+    };
+    assert_eq!(store.purge(&cutoffs, 100).await.unwrap(), 1);
+    let next = session(&u, NOW, 1000);
+    assert!(store.create_session(&next, 0).await.unwrap());
+    let event = AuditEvent::new(audit_kind::LOGOUT, NOW);
+    assert!(store
+        .revoke_session(&next.id, "logout", &event)
+        .await
+        .unwrap());
+    let feed = whole_feed(store).await;
+    assert_eq!(feed.len(), 1);
+    assert!(feed[0].0 > before[1].0, "{feed:?} after {before:?}");
 }
