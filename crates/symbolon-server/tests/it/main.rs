@@ -8,6 +8,7 @@ mod bad_input;
 mod connections;
 mod durability;
 mod faults;
+mod interop;
 mod jwt;
 mod keys;
 mod oauth;
