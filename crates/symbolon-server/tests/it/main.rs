@@ -9,6 +9,7 @@ mod connections;
 mod durability;
 mod faults;
 mod feed;
+mod interop;
 mod jwt;
 mod keys;
 mod oauth;
