@@ -148,71 +148,152 @@ impl KeySet {
         expect: &Expectations,
         now: UnixTime,
     ) -> Result<AccessClaims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header
-            .typ
-            .as_deref()
-            .map(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE))
-            != Some(true)
-            && header.typ.as_deref() != Some("application/at+jwt")
-        {
-            return Err(TokenError::WrongType);
-        }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.by_kid.get(kid))
-            .ok_or(TokenError::UnknownKey)?;
-        // The algorithm comes from the key; a header naming another is refused before
-        // any cryptography (RFC 8725 §3.1).
-        if header.alg != key.alg().jwt() {
-            return Err(TokenError::BadSignature);
-        }
-        // Verified here with the library's primitive rather than `jsonwebtoken::decode`,
-        // which parses the header and the claims twice each: one parse of each is a
-        // third of an HS256 verification.
-        let mut parts = token.split('.');
-        let (Some(head), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
-        let message = &token[..head.len() + 1 + payload.len()];
-        let valid = jsonwebtoken::crypto::verify(
-            signature,
-            message.as_bytes(),
-            key.decoding_key(),
-            header.alg,
+        verify_with(
+            |kid| {
+                self.by_kid
+                    .get(kid)
+                    .map(|k| (k.alg().jwt(), k.decoding_key()))
+            },
+            token,
+            expect,
+            now,
         )
-        .map_err(|_| TokenError::BadSignature)?;
-        if !valid {
-            return Err(TokenError::BadSignature);
-        }
-        let json = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| TokenError::Malformed)?;
-        // Every claim the contract requires (`iss`, `sub`, `aud`, `exp`, …) is a
-        // non-optional field: a token without one does not parse.
-        let claims: AccessClaims =
-            serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
-        if claims.iss != expect.issuer {
-            return Err(TokenError::WrongIssuer);
-        }
-        if claims.aud != expect.audience {
-            return Err(TokenError::WrongAudience);
-        }
-        // Saturating: `exp` and `nbf` are the token's, and may be anything it was signed with.
-        if now > claims.exp.saturating_add(expect.leeway) {
-            return Err(TokenError::Expired);
-        }
-        if claims
-            .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(expect.leeway))
-        {
-            return Err(TokenError::NotYetValid);
-        }
-        Ok(claims)
     }
+}
+
+/// Public keys by `kid`, each with the one algorithm it verifies: what a resource server
+/// builds from the JWKS (RFC 7517) to verify access tokens as symbolon does.
+#[derive(Clone, Default)]
+pub struct PublicKeys {
+    by_kid: HashMap<String, (jsonwebtoken::Algorithm, jsonwebtoken::DecodingKey)>,
+}
+
+impl std::fmt::Debug for PublicKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.by_kid.keys()).finish()
+    }
+}
+
+impl PublicKeys {
+    /// The keys of a JWKS that symbolon can verify with: `kty` `OKP`, `EC` or `RSA` with
+    /// the matching `alg` (`EdDSA`, `ES256`, `RS256`) and `use` `sig`. Others are skipped
+    /// (a JWKS may hold keys for other purposes); the count of skipped keys is returned.
+    pub fn from_jwks(jwks: &[crate::keys::Jwk]) -> (Self, usize) {
+        let mut by_kid = HashMap::new();
+        let mut skipped = 0;
+        for jwk in jwks {
+            let alg = match (jwk.kty.as_str(), jwk.alg.as_str()) {
+                ("OKP", "EdDSA") => jsonwebtoken::Algorithm::EdDSA,
+                ("EC", "ES256") => jsonwebtoken::Algorithm::ES256,
+                ("RSA", "RS256") => jsonwebtoken::Algorithm::RS256,
+                _ => {
+                    skipped += 1;
+                    continue;
+                }
+            };
+            match crate::keys::decoding_key(jwk) {
+                Some(key) if jwk.use_ == "sig" => {
+                    by_kid.insert(jwk.kid.clone(), (alg, key));
+                }
+                _ => skipped += 1,
+            }
+        }
+        (Self { by_kid }, skipped)
+    }
+
+    /// How many keys it holds.
+    pub fn len(&self) -> usize {
+        self.by_kid.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.by_kid.is_empty()
+    }
+
+    /// Verifies an access token at `now` and returns its claims (see [`verify_with`]).
+    pub fn verify(
+        &self,
+        token: &str,
+        expect: &Expectations,
+        now: UnixTime,
+    ) -> Result<AccessClaims, TokenError> {
+        verify_with(
+            |kid| self.by_kid.get(kid).map(|(alg, key)| (*alg, key)),
+            token,
+            expect,
+            now,
+        )
+    }
+}
+
+/// Verifies an access token as docs/API.md §1.1 says, with the key `key_for` finds for
+/// the header's `kid` (its algorithm and verification key): `typ` `at+jwt`, the
+/// algorithm the key's (RFC 8725 §3.1: a header naming another is refused before any
+/// cryptography), the signature, `iss`, `aud`, every required claim, `exp` and `nbf`
+/// with `leeway`.
+pub fn verify_with<'k>(
+    key_for: impl FnOnce(&str) -> Option<(jsonwebtoken::Algorithm, &'k jsonwebtoken::DecodingKey)>,
+    token: &str,
+    expect: &Expectations,
+    now: UnixTime,
+) -> Result<AccessClaims, TokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+    if header
+        .typ
+        .as_deref()
+        .map(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE))
+        != Some(true)
+        && header.typ.as_deref() != Some("application/at+jwt")
+    {
+        return Err(TokenError::WrongType);
+    }
+    let (alg, key) = header
+        .kid
+        .as_deref()
+        .and_then(key_for)
+        .ok_or(TokenError::UnknownKey)?;
+    if header.alg != alg {
+        return Err(TokenError::BadSignature);
+    }
+    // Verified here with the library's primitive rather than `jsonwebtoken::decode`,
+    // which parses the header and the claims twice each: one parse of each is a
+    // third of an HS256 verification.
+    let mut parts = token.split('.');
+    let (Some(head), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    let message = &token[..head.len() + 1 + payload.len()];
+    let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg)
+        .map_err(|_| TokenError::BadSignature)?;
+    if !valid {
+        return Err(TokenError::BadSignature);
+    }
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed)?;
+    // Every claim the contract requires (`iss`, `sub`, `aud`, `exp`, …) is a
+    // non-optional field: a token without one does not parse.
+    let claims: AccessClaims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
+    if claims.iss != expect.issuer {
+        return Err(TokenError::WrongIssuer);
+    }
+    if claims.aud != expect.audience {
+        return Err(TokenError::WrongAudience);
+    }
+    // Saturating: `exp` and `nbf` are the token's, and may be anything it was signed with.
+    if now > claims.exp.saturating_add(expect.leeway) {
+        return Err(TokenError::Expired);
+    }
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(expect.leeway))
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(claims)
 }
 
 /// The `kid` a JWT's header names, without verifying anything.
