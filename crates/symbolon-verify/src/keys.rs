@@ -72,6 +72,16 @@ impl KeyCache {
         (count, times.fetched.map(|t| t.elapsed()))
     }
 
+    /// Installs keys given by the caller (counts as a fetch for [`Status`]).
+    ///
+    /// [`Status`]: crate::Status
+    pub(crate) fn install(&self, jwks: &[Jwk]) {
+        let (keys, _) = PublicKeys::from_jwks(jwks);
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+        self.times.lock().unwrap_or_else(|p| p.into_inner()).fetched = Some(Instant::now());
+        self.changed.send_modify(|n| *n += 1);
+    }
+
     /// When the rate limit allows the next fetch.
     fn next_try(&self, min_refetch: Duration) -> Instant {
         let times = self.times.lock().unwrap_or_else(|p| p.into_inner());

@@ -223,6 +223,32 @@ impl Verifier {
         Self(inner)
     }
 
+    /// A verifier that starts with the keys of `jwks` (a JWKS document, as the token
+    /// server publishes it), for a service that ships them to start while the token
+    /// server is away; otherwise as [`Verifier::new`] (the keys are fetched and kept
+    /// fresh as usual).
+    pub fn with_jwks(config: Config, jwks: &str) -> Result<Self, serde_json::Error> {
+        #[derive(serde::Deserialize)]
+        struct Jwks {
+            keys: Vec<symbolon_core::keys::Jwk>,
+        }
+        let jwks: Jwks = serde_json::from_str(jwks)?;
+        let verifier = Self::new(config);
+        verifier.0.keys.install(&jwks.keys);
+        Ok(verifier)
+    }
+
+    /// Applies one answer of the revocation feed as the background task does. For
+    /// tests and benchmarks; a service never needs it.
+    #[doc(hidden)]
+    pub fn absorb_feed_answer(&self, page: &symbolon_proto::RevocationFeed) {
+        self.0
+            .revoked
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .apply(page, self.0.config.leeway, unix_now());
+    }
+
     /// Waits until the keys are there (and the feed has answered once, when followed),
     /// or `timeout` passes; true if ready.
     pub async fn ready(&self, timeout: Duration) -> bool {
