@@ -84,6 +84,8 @@ const ATTEMPTS = 3;
 const BACKOFF_MS = 250;
 /** The longest pause between two refresh tries. */
 const MAX_RETRY_WAIT_MS = 2_000;
+/** How long before the window closes the last try of a refresh in doubt is sent. */
+const LAST_TRY_MS = 50;
 /** Tries of a save of new tokens before giving up with the lock (R3.4). */
 const SAVE_ATTEMPTS = 3;
 
@@ -631,9 +633,9 @@ export class SymbolonClient {
         } else {
           // In doubt: only the window stops the tries (a later presentation could be
           // reuse). A longer Retry-After is not waited for: after it the token could
-          // not be presented at all.
+          // not be presented at all; the last try goes just before the window closes.
           const since = live.doubt.kind === "since" ? live.doubt.mono : -Infinity;
-          const left = since + this.#window - mono();
+          const left = since + this.#window - mono() - LAST_TRY_MS;
           if (left <= 0) throw new InDoubtError();
           wait = Math.min(wait, MAX_RETRY_WAIT_MS, left);
         }
