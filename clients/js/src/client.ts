@@ -635,9 +635,14 @@ export class SymbolonClient {
           // reuse). A longer Retry-After is not waited for: after it the token could
           // not be presented at all; the last try goes just before the window closes.
           const since = live.doubt.kind === "since" ? live.doubt.mono : -Infinity;
-          const left = since + this.#window - mono() - LAST_TRY_MS;
-          if (left <= 0) throw new InDoubtError();
-          wait = Math.min(wait, MAX_RETRY_WAIT_MS, left);
+          const left = since + this.#window - mono();
+          if (left <= LAST_TRY_MS) {
+            // The last try has been made. Giving up closes the window here and now, so
+            // that no later call presents the token in what is left of it.
+            live.doubt = { kind: "unknown" };
+            throw new InDoubtError();
+          }
+          wait = Math.min(wait, MAX_RETRY_WAIT_MS, left - LAST_TRY_MS);
         }
         await sleep(wait);
         pause *= 2;

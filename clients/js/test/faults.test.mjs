@@ -18,9 +18,13 @@ after(async () => {
   await server?.stop();
 });
 
-/** A proxy, and a client logged in through it whose access token is always due. */
-async function setup(options = {}) {
+/**
+ * A proxy (closed when the test `t` ends), and a client logged in through it whose
+ * access token is always due.
+ */
+async function setup(t, options = {}) {
   const proxy = await startProxy(server.url);
+  t.after(() => proxy.close());
   const storage = new MemoryStorage();
   const client = new SymbolonClient({ baseUrl: proxy.url, storage, refreshMargin: 3_600_000, reuseGrace: GRACE, ...options });
   await client.login(ALICE, PASSWORD);
@@ -42,8 +46,8 @@ async function meOf(client) {
 }
 
 describe("lost answers", () => {
-  test("a refresh whose answer was lost is retried within the grace and gets the successor", async () => {
-    const t = await setup();
+  test("a refresh whose answer was lost is retried within the grace and gets the successor", async (context) => {
+    const t = await setup(context);
     t.proxy.faults = ["drop"];
     assert.equal(await meOf(t.client), t.sessionId, "the session survives");
     assert.equal(t.proxy.refreshes, 2, "the lost try and one retry");
@@ -60,34 +64,31 @@ describe("lost answers", () => {
     const after = await since(t.counts);
     assert.equal(after.rotated, 2);
     assert.equal(after.reuse_detected, 0);
-    await t.proxy.close();
   });
 
-  test("a refresh held past its try timeout is retried within the grace", async () => {
-    const t = await setup({ refreshTimeout: 500 });
+  test("a refresh held past its try timeout is retried within the grace", async (context) => {
+    const t = await setup(context, { refreshTimeout: 500 });
     t.proxy.faults = ["hold"];
     assert.equal(await meOf(t.client), t.sessionId);
     assert.equal(t.proxy.refreshes, 2);
     const d = await since(t.counts);
     assert.equal(d.rotated, 1);
     assert.equal(d.reuse_detected, 0);
-    await t.proxy.close();
   });
 
-  test("one 503 from the refresh: retried, the tokens kept, the session goes on", async () => {
-    const t = await setup();
+  test("one 503 from the refresh: retried, the tokens kept, the session goes on", async (context) => {
+    const t = await setup(context);
     t.proxy.faults = ["503"];
     assert.equal(await meOf(t.client), t.sessionId);
     assert.equal(t.proxy.refreshes, 2);
     const d = await since(t.counts);
     assert.equal(d.rotated, 1);
     assert.equal(d.reuse_detected, 0);
-    await t.proxy.close();
   });
 
-  test("503 until the window closes: InDoubtError, tokens kept with their mark, never presented again", async () => {
+  test("503 until the window closes: InDoubtError, tokens kept with their mark, never presented again", async (context) => {
     // A 2 s grace on the client's side: the window is 1 s.
-    const t = await setup({ reuseGrace: 2_000 });
+    const t = await setup(context, { reuseGrace: 2_000 });
     const events = [];
     t.client.on("loginRequired", (e) => events.push(e));
     t.proxy.always = "503";
@@ -117,13 +118,12 @@ describe("lost answers", () => {
     await t.client.login(ALICE, PASSWORD);
     assert.equal((await t.client.fetch("/me")).status, 200);
     assert.equal((await since(t.counts)).reuse_detected, 0);
-    await t.proxy.close();
   });
 });
 
 describe("never sent", () => {
-  test("connection refused: TransientError after 3 tries, tokens kept unmarked; works when the server is back", async () => {
-    const t = await setup();
+  test("connection refused: TransientError after 3 tries, tokens kept unmarked; works when the server is back", async (context) => {
+    const t = await setup(context);
     const port = t.proxy.port;
     await t.proxy.close();
     // Let the client's pool see its kept-alive connection closed (a request written on
@@ -143,6 +143,5 @@ describe("never sent", () => {
     const d = await since(t.counts);
     assert.equal(d.rotated, 1);
     assert.equal(d.reuse_detected, 0);
-    await t.proxy.close();
   });
 });
