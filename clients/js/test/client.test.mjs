@@ -8,6 +8,7 @@ import {
   LoginRequiredError,
   MemoryStorage,
   RefusedError,
+  StoreError,
   SymbolonClient,
 } from "../dist/index.js";
 import { ALICE, PASSWORD, countingFetch, gate, post, startRecorder, startServer } from "./support.mjs";
@@ -70,6 +71,17 @@ describe("login and the fetch wrapper", () => {
     const counted = countingFetch();
     await assert.rejects(client({ fetch: counted }).fetch("/me"), LoginRequiredError);
     assert.equal(counted.calls.length, 0);
+  });
+
+  test("a login over a session replaces its tokens, then ends the old session", async () => {
+    const { c, storage } = await loggedIn();
+    const old = await storage.load();
+    const { sessionId } = await c.login(ALICE, PASSWORD);
+    assert.notEqual(sessionId, old.sessionId);
+    assert.equal((await storage.load()).sessionId, sessionId);
+    const refused = await post(server.url, "/token/refresh", { refresh_token: old.refreshToken });
+    assert.equal(refused.body.error, "invalid_grant", "the old session was ended");
+    assert.equal((await c.fetch("/me")).status, 200);
   });
 
   test("a client without tokens picks up a login saved by another sharing the storage", async () => {
@@ -161,6 +173,95 @@ describe("refresh", () => {
     assert.equal(counted.count("POST", "/token/refresh"), 1);
     const me = counted.calls.find((x) => x.path === "/me");
     assert.notEqual(me.authorization, `Bearer ${bad}`);
+  });
+});
+
+describe("refresh and its callers", () => {
+  test("a caller that gives up does not stop the refresh: the successor is saved", async () => {
+    const held = gate();
+    const answered = gate();
+    const storage = new MemoryStorage();
+    const c = client({
+      storage,
+      refreshMargin: 3_600_000,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (new URL(String(input)).pathname === "/token/refresh") {
+          answered.open();
+          await held.promise;
+        }
+        return response;
+      },
+    });
+    await c.login(ALICE, PASSWORD);
+    const spent = (await storage.load()).refreshToken;
+    const controller = new AbortController();
+    const call = c.fetch("/me", { signal: controller.signal });
+    await answered.promise;
+    controller.abort();
+    await assert.rejects(call, { name: "AbortError" });
+    held.open();
+    // The refresh goes on without its caller and saves the successor.
+    const deadline = Date.now() + 5_000;
+    let stored = await storage.load();
+    while (stored.refreshToken === spent && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      stored = await storage.load();
+    }
+    assert.notEqual(stored.refreshToken, spent, "the successor was saved");
+    assert.equal(stored.inDoubt, undefined);
+    const raw = await post(server.url, "/token/refresh", { refresh_token: stored.refreshToken });
+    assert.equal(raw.status, 200, "and it is the session's current token");
+  });
+
+  test("a request is not replayed under another session", async () => {
+    const { storage } = await loggedIn();
+    const stored = await storage.load();
+    await storage.save({ ...stored, accessToken: spoiled(stored.accessToken) });
+    let c;
+    let relogged = false;
+    const counted = countingFetch();
+    c = client({
+      storage,
+      fetch: async (input, init) => {
+        const response = await counted(input, init);
+        if (new URL(String(input)).pathname === "/me" && !relogged) {
+          // Between the 401 and its replay, a logout and a new login.
+          relogged = true;
+          await c.logout();
+          await c.login(ALICE, PASSWORD);
+        }
+        return response;
+      },
+    });
+    const response = await c.fetch("/me");
+    assert.equal(response.status, 401, "the 401 is returned");
+    assert.equal(counted.count("GET", "/me"), 1, "no replay");
+    const fresh = await c.fetch("/me");
+    assert.equal((await fresh.json()).session_id, await c.sessionId());
+  });
+
+  test("a refresh whose in-doubt mark cannot be stored is not sent", async () => {
+    const inner = new MemoryStorage();
+    let refuseMarks = true;
+    const storage = {
+      load: () => inner.load(),
+      clear: () => inner.clear(),
+      save: async (record) => {
+        if (refuseMarks && record.inDoubt !== undefined) throw new Error("disk full");
+        return inner.save(record);
+      },
+    };
+    const counted = countingFetch();
+    const c = client({ storage, fetch: counted, refreshMargin: 3_600_000 });
+    await c.login(ALICE, PASSWORD);
+    const before = await inner.load();
+    await assert.rejects(c.fetch("/me"), StoreError);
+    assert.equal(counted.count("POST", "/token/refresh"), 0, "nothing sent");
+    assert.deepEqual(await inner.load(), before, "the tokens as they were");
+    refuseMarks = false;
+    assert.equal((await c.fetch("/me")).status, 200);
+    assert.equal(counted.count("POST", "/token/refresh"), 1);
   });
 });
 

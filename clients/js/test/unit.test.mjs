@@ -1,6 +1,7 @@
 // Pieces without a server: the WWW-Authenticate parser, errors, MemoryStorage.
 
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   InDoubtError,
@@ -63,4 +64,21 @@ test("a URL that is not on an allowed origin is refused before anything happens"
   }
   assert.equal(called, 0);
   assert.throws(() => new SymbolonClient({ baseUrl: "ftp://x" }), TypeError);
+});
+
+test("the browser entry point imports no Node.js module", async () => {
+  // Every module reachable from dist/index.js by its imports.
+  const seen = new Set();
+  const visit = async (url) => {
+    if (seen.has(url.href)) return;
+    seen.add(url.href);
+    const text = await readFile(url, "utf8");
+    // `... from "x"`, `import "x"`, `import("x")`.
+    for (const [, spec] of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']/g)) {
+      assert.ok(spec.startsWith("./"), `${url.pathname} imports ${spec}`);
+      await visit(new URL(spec, url));
+    }
+  };
+  await visit(new URL("../dist/index.js", import.meta.url));
+  assert.ok(seen.size >= 4, [...seen].join(", "));
 });
