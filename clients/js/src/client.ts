@@ -203,6 +203,12 @@ export class SymbolonClient {
       origins.add(url.origin);
     }
     this.#origins = origins;
+    for (const key of ["refreshMargin", "refreshTimeout", "reuseGrace", "timeout"] as const) {
+      const value = options[key];
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+        throw new TypeError(`${key} must be a number of milliseconds, at least 0`);
+      }
+    }
     this.#storage = options.storage ?? new MemoryStorage();
     this.#lock = options.lock ?? defaultLock(`symbolon ${base.href}`);
     this.#margin = options.refreshMargin ?? 60_000;

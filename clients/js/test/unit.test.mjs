@@ -64,6 +64,8 @@ test("a URL that is not on an allowed origin is refused before anything happens"
   }
   assert.equal(called, 0);
   assert.throws(() => new SymbolonClient({ baseUrl: "ftp://x" }), TypeError);
+  assert.throws(() => new SymbolonClient({ baseUrl: "http://x", reuseGrace: -1 }), TypeError);
+  assert.throws(() => new SymbolonClient({ baseUrl: "http://x", refreshTimeout: Number.NaN }), TypeError);
 });
 
 test("the browser entry point imports no Node.js module", async () => {
