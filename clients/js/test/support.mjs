@@ -23,6 +23,15 @@ export const PASSWORD = "correct horse battery";
  */
 export async function startServer(settings = {}) {
   const dir = await mkdtemp(join(tmpdir(), "symbolon-js-"));
+  try {
+    return await startIn(dir, settings);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function startIn(dir, settings) {
   const env = {
     ...process.env,
     RUST_LOG: "info",
