@@ -4,6 +4,9 @@
 //! allocations and memory are counted by the `alloc` bench (dhat, which would slow the
 //! timings here). `cargo bench -p symbolon-verify`; the figures are in BENCHMARKS.md.
 
+// criterion's macros make undocumented public items.
+#![allow(missing_docs)]
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -16,6 +19,7 @@ use symbolon_verify::{Config, Verifier};
 
 const ISSUER: &str = "http://127.0.0.1:1";
 
+/// A fresh EdDSA access token signed by `key`, valid for 15 minutes.
 pub fn token(key: &SigningKey) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -39,6 +43,7 @@ pub fn token(key: &SigningKey) -> String {
     .expect("signs")
 }
 
+/// A feed answer naming `n` revoked sessions.
 pub fn revocations(n: usize) -> RevocationFeed {
     RevocationFeed {
         revoked: (0..n)

@@ -167,13 +167,17 @@ impl<'a> Feed<'a> {
         let store = self.core.store();
         let mut listener = None;
         loop {
-            // Idle while nobody waits: no query, no connection held.
+            // Idle while nobody waits: no query. The listener stays: a notification that
+            // arrives between two polls of a reader is buffered, not lost, so the next
+            // wait wakes at once instead of at the fallback poll.
             if self.core.feed.head.receiver_count() == 0 {
-                listener = None;
                 tokio::time::sleep(POLL_EVERY).await;
                 continue;
             }
-            if listener.is_none() {
+            // A listener that was just made has missed what committed before it
+            // listened: read the head at once instead of waiting for a notification.
+            let fresh = listener.is_none();
+            if fresh {
                 listener = match store.listen_revocations().await {
                     Ok(l) => l,
                     Err(e) => {
@@ -183,6 +187,7 @@ impl<'a> Feed<'a> {
                 };
             }
             match listener.as_mut() {
+                Some(_) if fresh => {}
                 Some(l) => {
                     if let Ok(Err(e)) = tokio::time::timeout(POLL_EVERY * 4, l.next()).await {
                         tracing::warn!(error = %crate::api::error::chain(&e), "revocation listener failed; reconnecting");
