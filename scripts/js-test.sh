@@ -30,5 +30,14 @@ fi
 [ -x "$SYMBOLON_BIN" ] || { echo "js-test: SYMBOLON_BIN=$SYMBOLON_BIN is not an executable" >&2; exit 1; }
 
 cd clients/js
-[ -d node_modules ] || npm ci --no-audit --no-fund
+if [ ! -d node_modules ] && ! npm ci --no-audit --no-fund; then
+  # No registry (an offline machine): the tests cannot be built here.
+  if [ "${SYMBOLON_TEST_JS:-}" = required ]; then
+    echo "js-test: npm ci failed in clients/js (SYMBOLON_TEST_JS=required)" >&2
+    exit 1
+  fi
+  rm -rf node_modules
+  echo "skipped: npm ci failed in clients/js (no npm registry?); run it there to test the TypeScript client"
+  exit 0
+fi
 npm test

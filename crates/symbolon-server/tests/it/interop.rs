@@ -347,6 +347,7 @@ fn the_docs_show_the_tested_verifiers_verbatim() {
     for (path, fence) in [
         ("interop/node/verify.mjs", "```js\n"),
         ("interop/python/verify.py", "```python\n"),
+        ("examples/api/src/lib.rs", "```rust\n"),
     ] {
         let block = format!("{fence}{}```\n", read(path));
         assert!(
