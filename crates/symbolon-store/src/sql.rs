@@ -584,6 +584,8 @@ struct CreateFile {
 pub(crate) struct PgStore {
     read: PgPool,
     write: PgPool,
+    /// For the revocation feed's LISTEN connection, which lives outside the pool.
+    options: PgConnectOptions,
 }
 
 impl PgStore {
@@ -614,12 +616,13 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(Self::ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(db_error)?;
         Ok(Self {
             read: pool.clone(),
             write: pool,
+            options,
         })
     }
 
@@ -649,9 +652,15 @@ impl PgStore {
         retry(Self::CALL_LIMIT, op).await
     }
 
-    /// A LISTEN connection on the feed's channel, from the pool's options.
+    /// A LISTEN connection on the feed's channel. It has a pool of its own (one
+    /// connection, which it keeps and re-opens when lost): taken from the store's pool it
+    /// would hold one of `db_pool_size` connections for good, and all of them with 1.
     async fn listener(&self) -> Result<Option<RevocationListener>> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.write)
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Self::ACQUIRE_TIMEOUT)
+            .connect_lazy_with(self.options.clone());
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own)
             .await
             .map_err(db_error)?;
         listener.listen(Listener::CHANNEL).await.map_err(db_error)?;

@@ -311,3 +311,32 @@ async fn only_clients_with_the_capability_read_the_feed() {
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     }
 }
+
+/// A waiting poll holds no database connection, and neither does the instance's LISTEN
+/// (it has its own): with `db_pool_size = 1` on PostgreSQL, a login still gets the one
+/// connection while a poll waits, and the logout that follows answers the poll.
+#[tokio::test]
+async fn a_waiting_poll_holds_no_pooled_connection_postgres() {
+    let Some(db) = symbolon_testkit::PgDatabase::create().await else {
+        return;
+    };
+    let url = db.url.clone();
+    let app = spawn_with(move |c| {
+        c.database_url = url;
+        c.db_pool_size = 1;
+    })
+    .await;
+    add_reader(&app).await;
+    app.add_user("alice", ALICE_PASSWORD).await;
+    let head = poll(&app, "").await["cursor"].as_u64().expect("cursor");
+    let query = format!("after={head}&wait=20");
+    let waiting = poll(&app, &query);
+    let work = async {
+        until_waiting(&app, 1).await;
+        let tokens = app.login("alice", ALICE_PASSWORD).await;
+        logout(&app, &tokens, "local").await;
+        tokens
+    };
+    let (page, tokens) = tokio::join!(waiting, work);
+    assert_eq!(sids(&page), BTreeSet::from([tokens.session_id]));
+}
