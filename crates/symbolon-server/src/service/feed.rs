@@ -3,7 +3,7 @@
 //! sessions within seconds.
 //!
 //! The database writes the entries (a trigger on `sessions.revoked_at`, so every cause
-//! of revocation feeds it) and numbers them in commit order ([`Store::feed_head`]). A
+//! of revocation feeds it) and numbers them in commit order ([`symbolon_store::Store::feed_head`]). A
 //! reader keeps a cursor, the last `seq` it has; a poll answers what lies beyond it,
 //! waiting up to a bound for something new. Waiting is watched, not polled per request:
 //! one task per instance ([`Feed::run`]) follows the head (PostgreSQL's LISTEN wakes it
@@ -161,7 +161,7 @@ impl<'a> Feed<'a> {
     }
 
     /// Follows the head while polls wait, so that they wake when a revocation commits:
-    /// at once on PostgreSQL (LISTEN), within [`POLL_EVERY`] otherwise. Runs until the
+    /// at once on PostgreSQL (LISTEN), within 250 ms otherwise. Runs until the
     /// server stops; failures are logged and retried.
     pub async fn run(&self) {
         let store = self.core.store();
