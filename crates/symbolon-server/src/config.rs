@@ -264,8 +264,10 @@ impl Origin {
     pub fn parse(text: &str) -> Result<Self, &'static str> {
         let text = text.trim();
         if text == "*" {
-            return Err("must not be `*`: the server allows credentials (the cookie), and \
-                 a wildcard would let every site use them; list each origin");
+            return Err(
+                "must not be `*`: the server allows credentials (the cookie), and \
+                 a wildcard would let every site use them; list each origin",
+            );
         }
         let lower = text.to_ascii_lowercase();
         let (scheme, rest) = if let Some(rest) = lower.strip_prefix("https://") {
@@ -291,7 +293,8 @@ impl Origin {
             _ => (rest, None),
         };
         let host_ok = if let Some(v6) = host.strip_prefix('[') {
-            v6.strip_suffix(']').is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok())
+            v6.strip_suffix(']')
+                .is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok())
         } else {
             host.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
@@ -799,17 +802,25 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             Config::load(Some(&path), none()).map(|(c, _)| c)
         };
-        let c = load("cors_allowed_origins = [\"https://app.example/\"]\ncookie_samesite = \"none\"\n")
-            .unwrap();
+        let c =
+            load("cors_allowed_origins = [\"https://app.example/\"]\ncookie_samesite = \"none\"\n")
+                .unwrap();
         assert_eq!(c.cors_allowed_origins[0].as_str(), "https://app.example");
         assert_eq!(c.cookie_samesite, SameSite::None);
-        let err = load("cors_allowed_origins = [\"*\"]\n").unwrap_err().to_string();
-        assert!(err.contains("cors_allowed_origins") && err.contains("`*`"), "{err}");
+        let err = load("cors_allowed_origins = [\"*\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cors_allowed_origins") && err.contains("`*`"),
+            "{err}"
+        );
         let err = load("cors_allowed_origins = [\"https://a.example/x\"]\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("cors_allowed_origins"), "{err}");
-        let err = load("cookie_samesite = \"sometimes\"\n").unwrap_err().to_string();
+        let err = load("cookie_samesite = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cookie_samesite"), "{err}");
         let err = load("listen = \"0.0.0.0:8080\"\ncookie_insecure_loopback = true\n")
             .unwrap_err()

@@ -177,19 +177,13 @@ fn csrf_check(
             allowed_origin(settings, Some(origin)).is_some()
                 || settings.own_origin.as_str().eq_ignore_ascii_case(origin)
         }
-        None => {
-            headers
-                .get("sec-fetch-site")
-                .map(HeaderValue::as_bytes)
-                == Some(b"same-origin")
-        }
+        None => headers.get("sec-fetch-site").map(HeaderValue::as_bytes) == Some(b"same-origin"),
     };
     if trusted {
         Ok(())
     } else {
         Err(ApiError::Forbidden(
-            "a cookie-mode request needs an allowed Origin (or Sec-Fetch-Site: same-origin)"
-                .into(),
+            "a cookie-mode request needs an allowed Origin (or Sec-Fetch-Site: same-origin)".into(),
         ))
     }
 }
@@ -307,7 +301,10 @@ mod tests {
         );
         assert_eq!(mode(false).refresh_token(&headers), Some("y"));
         assert_eq!(mode(true).refresh_token(&headers), Some("x"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("__Host-symbolon-refresh="));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-symbolon-refresh="),
+        );
         assert_eq!(mode(false).refresh_token(&headers), None);
     }
 }

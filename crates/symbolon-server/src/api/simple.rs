@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use symbolon_core::ids::Password;
 use symbolon_proto::{
-    Credentials, ErrorBody, LogoutRequest, LogoutScope, MeView,
-    PasswordChange, RefreshRequest, Registration, SessionView, TokenResponse, UserView,
+    Credentials, ErrorBody, LogoutRequest, LogoutScope, MeView, PasswordChange, RefreshRequest,
+    Registration, SessionView, TokenResponse, UserView,
 };
 
 /// A password as the core types keep it (wiped on drop), moved out of its wire wrapper.
@@ -27,8 +27,7 @@ fn password(secret: symbolon_proto::Secret) -> Password {
 /// The 400 of a cookie-mode request that also sends a refresh token in its body.
 fn token_in_body() -> ApiError {
     ApiError::InvalidRequest(
-        "in cookie mode the refresh token travels only in its cookie: send no refresh_token"
-            .into(),
+        "in cookie mode the refresh token travels only in its cookie: send no refresh_token".into(),
     )
 }
 
