@@ -554,3 +554,21 @@ fn the_configuration_refuses_a_wildcard_and_insecure_cookies_off_loopback() {
         "http://localhost:3000"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_names_the_header_and_the_403() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    for path in ["/login", "/token/refresh", "/logout", "/register"] {
+        let operation = &doc["paths"][path]["post"];
+        let parameters = operation["parameters"].as_array().expect(path);
+        let header = parameters
+            .iter()
+            .find(|p| p["name"] == "X-Symbolon-Cookie")
+            .unwrap_or_else(|| panic!("{path}: {parameters:?}"));
+        assert_eq!(header["in"], "header", "{path}");
+        assert_eq!(header["required"], false, "{path}");
+        assert!(operation["responses"]["403"].is_object(), "{path}");
+    }
+    assert!(doc["components"]["schemas"]["CookieTokenResponse"].is_object());
+}
