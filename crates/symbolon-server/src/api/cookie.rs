@@ -3,10 +3,11 @@
 //! header `X-Symbolon-Cookie: 1`; the refresh token then travels only in an `HttpOnly`
 //! cookie and the body carries the access token.
 //!
-//! [`browser`] runs in front of every route: it answers CORS preflights, refuses a
-//! cookie-mode request whose `Origin` (or, without one, `Sec-Fetch-Site`) is not allowed
-//! before any handler runs, marks the others with a [`CookieMode`], and adds the CORS
-//! headers for an allowed origin. Handlers take [`Browser`] and render through it.
+//! [`browser`] runs in front of every route: it answers CORS preflights and adds the
+//! CORS headers for an allowed origin. The handlers that can use the cookie (`/login`,
+//! `/register`, `/token/refresh`, `/logout`) take [`Browser`], whose extraction is the
+//! CSRF check (a cookie-mode request whose `Origin`, or without one `Sec-Fetch-Site`, is
+//! not allowed gets 403 before anything else), and render through it.
 
 use super::error::ApiError;
 use super::state::{AppState, BrowserSettings};
@@ -132,11 +133,28 @@ impl CookieMode {
 #[derive(Debug, Clone, Copy)]
 pub struct Browser(pub Option<CookieMode>);
 
-impl<S: Send + Sync> FromRequestParts<S> for Browser {
-    type Rejection = std::convert::Infallible;
+/// The CSRF check runs here, after routing (a wrong method is still 405) and before the
+/// handler's other extractors: a refused request has its 403 before its body is parsed
+/// or any token looked at.
+impl FromRequestParts<AppState> for Browser {
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<CookieMode>().copied()))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(MODE_HEADER) {
+            return Ok(Self(None));
+        }
+        let settings = &state.http().browser;
+        let origin = match parts.headers.get(header::ORIGIN) {
+            // An Origin that is not text is never allowed.
+            Some(value) => Some(value.to_str().unwrap_or("\u{fffd}")),
+            None => None,
+        };
+        csrf_check(settings, &parts.headers, origin)?;
+        Ok(Self(Some(CookieMode {
+            insecure: settings.insecure_loopback
+                && parts.extensions.get::<LoopbackListener>().is_some(),
+            same_site: settings.same_site,
+        })))
     }
 }
 
@@ -213,9 +231,9 @@ fn cors_headers(response: &mut Response, origin: Option<&str>, allowed: bool) {
     );
 }
 
-/// The middleware in front of every route: CORS preflights, the CSRF check of the
-/// cookie mode, the CORS headers of answers.
-pub async fn browser(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// The middleware in front of every route: CORS preflights, and the CORS headers of
+/// every answer (the 403 of the CSRF check included).
+pub async fn browser(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let settings = &state.http().browser;
     let headers = request.headers();
     let origin = headers
@@ -246,20 +264,6 @@ pub async fn browser(State(state): State<AppState>, mut request: Request, next: 
         };
         cors_headers(&mut response, origin, allowed);
         return response;
-    }
-
-    if headers.contains_key(MODE_HEADER) {
-        if let Err(error) = csrf_check(settings, headers, origin) {
-            let mut response = error.into_response();
-            cors_headers(&mut response, origin, allowed);
-            return response;
-        }
-        let insecure =
-            settings.insecure_loopback && request.extensions().get::<LoopbackListener>().is_some();
-        request.extensions_mut().insert(CookieMode {
-            insecure,
-            same_site: settings.same_site,
-        });
     }
 
     let mut response = next.run(request).await;

@@ -204,6 +204,8 @@ pub async fn logout(
     RateLimited, BodyRejected, ServerFailed))]
 pub async fn register(
     State(state): State<AppState>,
+    // Cookie mode changes nothing here but the CSRF check (no session, no cookie).
+    _browser: Browser,
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let user = state

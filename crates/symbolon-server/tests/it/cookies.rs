@@ -288,6 +288,14 @@ async fn a_foreign_origin_is_forbidden_before_anything_happens() {
         .await
         .unwrap();
     assert_error(logout, StatusCode::FORBIDDEN, "forbidden").await;
+    // A wrong method is still 405, whatever the headers.
+    let trace = app
+        .request(Method::TRACE, "/login", None)
+        .header("x-symbolon-cookie", "")
+        .send()
+        .await
+        .unwrap();
+    assert_error(trace, StatusCode::METHOD_NOT_ALLOWED, "invalid_request").await;
     assert_eq!(app.refreshes("rotated"), rotated);
     assert_eq!(app.refreshes("grace_replay"), 0);
     let response = cookie_refresh(&app, &cookie, Some(OWN)).await;
