@@ -131,6 +131,37 @@ pub struct TokenResponse {
     pub session_id: String,
 }
 
+/// The answer of a login or a refresh in the browser cookie mode (`docs/API.md` §2.9):
+/// the [`TokenResponse`] without `refresh_token`, which travels only in an `HttpOnly`
+/// cookie. Its `Debug` redacts the access token.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CookieTokenResponse {
+    /// The access token (a JWT), to be kept in memory only.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub access_token: Secret,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Seconds until the refresh token (in the cookie) expires.
+    pub refresh_token_expires_in: u64,
+    /// The session both tokens belong to.
+    pub session_id: String,
+}
+
+impl From<TokenResponse> for CookieTokenResponse {
+    fn from(full: TokenResponse) -> Self {
+        Self {
+            access_token: full.access_token,
+            token_type: full.token_type,
+            expires_in: full.expires_in,
+            refresh_token_expires_in: full.refresh_token_expires_in,
+            session_id: full.session_id,
+        }
+    }
+}
+
 /// A user as shown to clients (the `POST /register` answer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

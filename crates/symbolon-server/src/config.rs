@@ -3,7 +3,7 @@
 //! unknown key in the file or an invalid value anywhere stops start-up with a message
 //! naming it.
 
-use crate::api::HttpSettings;
+use crate::api::{BrowserSettings, HttpSettings};
 use crate::service::{Settings, ThrottleSettings};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -135,6 +135,16 @@ pub struct Config {
     /// Connections served at once; more are closed as soon as they are accepted (keep
     /// it under the process's open-file limit).
     pub max_connections: usize,
+    /// The `SameSite` attribute of the refresh-token cookie of the browser cookie mode
+    /// (`docs/API.md` §2.9): `strict`, `lax` or `none`.
+    pub cookie_samesite: SameSite,
+    /// Development only: drop `Secure` (and so the `__Host-` prefix) from the cookie of
+    /// requests that came to a loopback listener. Refused unless `listen` is loopback.
+    pub cookie_insecure_loopback: bool,
+    /// Origins (`https://app.example`) whose pages may call the server with credentials
+    /// (CORS) and use the cookie mode; never `*`.
+    #[serde(with = "origins")]
+    pub cors_allowed_origins: Vec<Origin>,
 }
 
 impl Default for Config {
@@ -173,6 +183,9 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             header_read_timeout: Secs(30),
             max_connections: 4096,
+            cookie_samesite: SameSite::Strict,
+            cookie_insecure_loopback: false,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -213,6 +226,100 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// The `SameSite` attribute of the cookie mode's cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SameSite {
+    /// Sent only on requests from the same site (the default).
+    Strict,
+    /// Also sent on top-level navigations from other sites.
+    Lax,
+    /// Sent on cross-site requests too (a page on another site): the CSRF checks of
+    /// `docs/API.md` §2.9 are then the only defence.
+    None,
+}
+
+impl SameSite {
+    /// The attribute's value as written in `Set-Cookie`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+}
+
+/// A web origin, `scheme://host[:port]` (RFC 6454), normalised as browsers send it in
+/// `Origin`: scheme and host in lower case, no default port, no trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Origin(String);
+
+impl Origin {
+    /// Checks and normalises an origin: `http://` or `https://`, a host, an optional
+    /// port, nothing else (a single trailing `/` is dropped). `*` is refused.
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        let text = text.trim();
+        if text == "*" {
+            return Err(
+                "must not be `*`: the server allows credentials (the cookie), and \
+                 a wildcard would let every site use them; list each origin",
+            );
+        }
+        let lower = text.to_ascii_lowercase();
+        let (scheme, rest) = if let Some(rest) = lower.strip_prefix("https://") {
+            ("https", rest)
+        } else if let Some(rest) = lower.strip_prefix("http://") {
+            ("http", rest)
+        } else {
+            return Err("must be origins such as https://app.example (http or https)");
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let malformed = "must be origins such as https://app.example:8443: a scheme, a host \
+             and an optional port, without a path, query, user or wildcard";
+        if rest.is_empty()
+            || rest
+                .chars()
+                .any(|c| matches!(c, '/' | '?' | '#' | '@' | '*' | '\\') || c.is_whitespace())
+        {
+            return Err(malformed);
+        }
+        // A port, if any: after the last ':' that is not inside an IPv6 literal.
+        let (host, port) = match rest.rfind(':') {
+            Some(i) if !rest[i..].contains(']') => (&rest[..i], Some(&rest[i + 1..])),
+            _ => (rest, None),
+        };
+        let host_ok = if let Some(v6) = host.strip_prefix('[') {
+            v6.strip_suffix(']')
+                .is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok())
+        } else {
+            host.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        };
+        if host.is_empty() || !host_ok {
+            return Err(malformed);
+        }
+        let port = match port {
+            None => None,
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => Some(n),
+                _ => return Err(malformed),
+            },
+        };
+        let default = if scheme == "https" { 443 } else { 80 };
+        Ok(Self(match port {
+            Some(n) if n != default => format!("{scheme}://{host}:{n}"),
+            _ => format!("{scheme}://{host}"),
+        }))
+    }
+
+    /// The origin as browsers write it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An issuer URL: `http://` or `https://`, kept without a trailing slash.
@@ -314,6 +421,23 @@ mod networks {
     }
 }
 
+/// `cors_allowed_origins`: each entry an [`Origin`].
+mod origins {
+    use super::Origin;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(origins: &[Origin], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(origins.iter().map(Origin::as_str))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Origin>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| Origin::parse(text).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
 /// A configuration that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
@@ -400,6 +524,19 @@ impl Config {
         if self.header_read_timeout.0 == 0 {
             return bad("header_read_timeout", "must be longer than zero");
         }
+        if self.cookie_insecure_loopback && !self.listen.ip().is_loopback() {
+            return bad(
+                "cookie_insecure_loopback",
+                "is for development on a loopback `listen` address (127.0.0.1, ::1) only",
+            );
+        }
+        if self.cookie_insecure_loopback && self.cookie_samesite == SameSite::None {
+            return bad(
+                "cookie_insecure_loopback",
+                "cannot be used with `cookie_samesite = \"none\"`: browsers refuse a \
+                 SameSite=None cookie without Secure",
+            );
+        }
         Ok(())
     }
 
@@ -446,6 +583,12 @@ impl Config {
                 self.header_read_timeout.0.max(1) as u64
             ),
             max_connections: self.max_connections,
+            browser: BrowserSettings {
+                same_site: self.cookie_samesite,
+                insecure_loopback: self.cookie_insecure_loopback,
+                allowed_origins: self.cors_allowed_origins.clone(),
+                own_origin: issuer_origin(&self.issuer()),
+            },
         }
     }
 
@@ -457,6 +600,17 @@ impl Config {
             parallelism: self.argon2_parallelism,
         }
     }
+}
+
+/// The origin of an issuer URL (`https://auth.example/base` → `https://auth.example`),
+/// normalised like [`Origin`]; the issuer itself when it does not parse as one.
+fn issuer_origin(issuer: &str) -> Origin {
+    let authority_end = issuer
+        .find("://")
+        .and_then(|scheme| issuer[scheme + 3..].find('/').map(|i| scheme + 3 + i))
+        .unwrap_or(issuer.len());
+    Origin::parse(&issuer[..authority_end])
+        .unwrap_or_else(|_| Origin(issuer[..authority_end].to_ascii_lowercase()))
 }
 
 fn describe(e: figment::Error) -> String {
@@ -563,7 +717,7 @@ mod tests {
     #[test]
     fn the_keys_are_the_fields() {
         let keys = keys();
-        assert_eq!(keys.len(), 31, "{keys:?}");
+        assert_eq!(keys.len(), 34, "{keys:?}");
         for key in [
             "listen",
             "issuer",
@@ -602,6 +756,82 @@ mod tests {
             let err = Config::load(Some(&path), none()).unwrap_err().to_string();
             assert!(err.contains(key), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn origins_are_checked_and_normalised() {
+        for (text, origin) in [
+            ("https://app.example", "https://app.example"),
+            ("HTTPS://App.Example/", "https://app.example"),
+            ("https://app.example:443", "https://app.example"),
+            ("http://localhost:3000", "http://localhost:3000"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+        ] {
+            assert_eq!(Origin::parse(text).unwrap().as_str(), origin, "{text}");
+        }
+        for text in [
+            "*",
+            "https://*.example",
+            "app.example",
+            "https://app.example/path",
+            "https://app.example?x",
+            "https://user@app.example",
+            "https://",
+            "https://app.example:",
+            "https://app.example:99999",
+            "ftp://app.example",
+            "null",
+        ] {
+            assert!(Origin::parse(text).is_err(), "{text}");
+        }
+        assert_eq!(
+            issuer_origin("https://Auth.example:443/base").as_str(),
+            "https://auth.example"
+        );
+        assert_eq!(
+            issuer_origin("http://127.0.0.1:8080").as_str(),
+            "http://127.0.0.1:8080"
+        );
+    }
+
+    #[test]
+    fn browser_settings_are_checked_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Config::load(Some(&path), none()).map(|(c, _)| c)
+        };
+        let c =
+            load("cors_allowed_origins = [\"https://app.example/\"]\ncookie_samesite = \"none\"\n")
+                .unwrap();
+        assert_eq!(c.cors_allowed_origins[0].as_str(), "https://app.example");
+        assert_eq!(c.cookie_samesite, SameSite::None);
+        let err = load("cors_allowed_origins = [\"*\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cors_allowed_origins") && err.contains("`*`"),
+            "{err}"
+        );
+        let err = load("cors_allowed_origins = [\"https://a.example/x\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cors_allowed_origins"), "{err}");
+        let err = load("cookie_samesite = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cookie_samesite"), "{err}");
+        let err = load("listen = \"0.0.0.0:8080\"\ncookie_insecure_loopback = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cookie_insecure_loopback"), "{err}");
+        let err = load("cookie_insecure_loopback = true\ncookie_samesite = \"none\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cookie_insecure_loopback"), "{err}");
+        let c = load("listen = \"[::1]:8080\"\ncookie_insecure_loopback = true\n").unwrap();
+        assert!(c.cookie_insecure_loopback);
     }
 
     #[test]

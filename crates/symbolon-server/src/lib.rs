@@ -227,6 +227,10 @@ pub async fn serve(
         tokio::spawn(async move { service.feed().run().await })
     };
     let limits = state.http().clone();
+    // The cookie mode may drop `Secure` only on a loopback listener (`docs/API.md` §2.9).
+    let loopback = listener
+        .local_addr()
+        .is_ok_and(|addr| addr.ip().is_loopback());
     let app = api::body::DrainOversized(api::router(state));
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let mut builder = Builder::new(TokioExecutor::new());
@@ -260,6 +264,11 @@ pub async fn serve(
                     request
                         .extensions_mut()
                         .insert(axum::extract::ConnectInfo(peer));
+                    if loopback {
+                        request
+                            .extensions_mut()
+                            .insert(api::cookie::LoopbackListener);
+                    }
                     request
                 });
         let connection = builder

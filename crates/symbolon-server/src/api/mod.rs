@@ -3,6 +3,7 @@
 //! ([`error`]), and the generated OpenAPI document. Only this module knows HTTP.
 
 pub mod body;
+pub mod cookie;
 pub mod error;
 pub mod extract;
 pub mod oauth;
@@ -13,7 +14,7 @@ pub mod state;
 
 pub use error::{ApiError, Dialect};
 pub use openapi::ApiDoc;
-pub use state::{AppState, HttpSettings};
+pub use state::{AppState, BrowserSettings, HttpSettings};
 
 use crate::service::Issued;
 use axum::extract::DefaultBodyLimit;
@@ -84,6 +85,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // CORS preflights and headers, and the CSRF check of the cookie mode (§2.9).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cookie::browser,
+        ))
         // Method, path, status and latency at DEBUG; bodies and headers (where tokens
         // live) are never logged.
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -3,7 +3,7 @@
 //! them share. `scripts/schemathesis.sh` fuzzes the server against it.
 
 use super::{oauth, ops, simple};
-use symbolon_proto::{ErrorBody, TokenResponse};
+use symbolon_proto::{CookieTokenResponse, ErrorBody, TokenResponse};
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
@@ -19,7 +19,7 @@ use utoipa::OpenApi;
         oauth::token, oauth::revoke, oauth::introspect, oauth::revocations, oauth::jwks, oauth::metadata,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
-    components(schemas(TokenResponse, ErrorBody)),
+    components(schemas(TokenResponse, CookieTokenResponse, ErrorBody)),
     modifiers(&SecuritySchemes, &OptionalLogoutBody)
 )]
 pub struct ApiDoc;
@@ -141,3 +141,19 @@ pub enum ServerFailed {
     headers(("Retry-After" = u64, description = "Seconds until a retry may succeed (at least 1)"))
 )]
 pub struct RateLimited(pub ErrorBody);
+
+/// `X-Symbolon-Cookie`: the browser cookie mode (`docs/API.md` §2.9).
+#[derive(utoipa::IntoParams)]
+#[into_params(names("X-Symbolon-Cookie"), parameter_in = Header)]
+pub struct CookieHeader(
+    /// `1` asks for the browser cookie mode (docs/API.md §2.9): the refresh token travels
+    /// only in the `HttpOnly` cookie `__Host-symbolon-refresh`. The request must then come
+    /// from an allowed `Origin` (or carry `Sec-Fetch-Site: same-origin`), else 403.
+    #[allow(dead_code)]
+    Option<String>,
+);
+
+/// `forbidden`: a cookie-mode request failing the CSRF check (`docs/API.md` §2.9).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 403)]
+pub struct CookieForbidden(pub ErrorBody);

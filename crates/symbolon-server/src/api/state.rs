@@ -13,6 +13,21 @@ pub struct HttpSettings {
     pub header_read_timeout: std::time::Duration,
     /// Connections served at once; more are closed when accepted.
     pub max_connections: usize,
+    /// The browser cookie mode, its CSRF checks and CORS (`docs/API.md` §2.9).
+    pub browser: BrowserSettings,
+}
+
+/// What the cookie mode, the CSRF check and CORS need (`docs/API.md` §2.9).
+#[derive(Debug, Clone)]
+pub struct BrowserSettings {
+    /// The cookie's `SameSite`.
+    pub same_site: crate::config::SameSite,
+    /// Drop `Secure` (and the `__Host-` prefix) on requests to a loopback listener.
+    pub insecure_loopback: bool,
+    /// Origins allowed to call with credentials (CORS) and to use the cookie mode.
+    pub allowed_origins: Vec<crate::config::Origin>,
+    /// The server's own origin (the issuer's), also allowed to use the cookie mode.
+    pub own_origin: crate::config::Origin,
 }
 
 /// Shared, cheaply cloned state: nothing global.

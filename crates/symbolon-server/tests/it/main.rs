@@ -6,6 +6,7 @@ mod helpers;
 
 mod bad_input;
 mod connections;
+mod cookies;
 mod durability;
 mod faults;
 mod feed;

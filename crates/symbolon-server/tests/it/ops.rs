@@ -90,6 +90,7 @@ async fn openapi_is_3_1_and_lists_every_endpoint_of_the_contract() {
         ("post", "/oauth/token"),
         ("post", "/oauth/revoke"),
         ("post", "/oauth/introspect"),
+        ("get", "/revocations"),
         ("get", "/.well-known/jwks.json"),
         ("get", "/.well-known/oauth-authorization-server"),
         ("get", "/healthz"),
