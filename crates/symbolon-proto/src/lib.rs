@@ -11,6 +11,17 @@ mod secret;
 pub use error::{ErrorBody, ErrorCode};
 pub use secret::Secret;
 
+/// The token of an `Authorization: Bearer <token>` header value (RFC 6750 §2.1: the scheme
+/// compared case-insensitively); `None` for another scheme or an empty token. The one
+/// parse for the server and for resource servers (symbolon-verify).
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "openapi")]

@@ -93,12 +93,7 @@ impl IntoResponse for Rejection {
     }
 }
 
-/// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 6750 §2.1).
+/// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1).
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    symbolon_proto::bearer_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }

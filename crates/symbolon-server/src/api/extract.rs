@@ -179,12 +179,7 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
 
 /// The bearer token of the `Authorization` header (RFC 6750 §2.1), if any.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    symbolon_proto::bearer_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
 /// A request carrying a valid access token of a live session (RFC 6750 errors
