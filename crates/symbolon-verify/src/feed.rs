@@ -35,12 +35,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 #[derive(Debug, Default)]
 pub(crate) struct Revoked {
     by_sid: HashMap<[u8; 16], i64>,
+    /// When expired entries are next dropped (Unix seconds): a sweep of the whole map
+    /// under the write lock, which verifications wait for, so not on every answer.
+    next_sweep: i64,
 }
+
+/// Seconds between two sweeps of expired entries. An entry kept longer refuses only
+/// tokens that have expired anyway (`exp` is checked first).
+const SWEEP_EVERY: i64 = 10;
 
 impl Revoked {
     /// Whether the session named by a token's `sid` is revoked. A `sid` that is not a
     /// symbolon session id is not in the feed.
-    pub(crate) fn contains(&self, sid: &str, _now: i64) -> bool {
+    pub(crate) fn contains(&self, sid: &str) -> bool {
         SessionId::parse(sid).is_some_and(|id| self.by_sid.contains_key(id.as_bytes()))
     }
 
@@ -49,7 +56,8 @@ impl Revoked {
     }
 
     /// Applies one answer: a reset first forgets everything; entries whose tokens have
-    /// all expired (`until` plus this verifier's leeway, in the past) are dropped.
+    /// all expired (`until` plus this verifier's leeway, in the past) are dropped, at
+    /// most every [`SWEEP_EVERY`] seconds.
     pub(crate) fn apply(&mut self, page: &RevocationFeed, leeway: i64, now: i64) {
         if page.reset {
             self.by_sid.clear();
@@ -66,7 +74,10 @@ impl Revoked {
                 ),
             }
         }
-        self.by_sid.retain(|_, until| *until >= now);
+        if now >= self.next_sweep {
+            self.by_sid.retain(|_, until| *until >= now);
+            self.next_sweep = now + SWEEP_EVERY;
+        }
     }
 }
 
@@ -157,20 +168,16 @@ pub(crate) async fn follow_task(inner: Weak<Inner>) {
 /// The feed's address: the metadata's `revocation_feed_endpoint`, else
 /// `{issuer}/revocations`.
 async fn feed_endpoint(http: &reqwest::Client, issuer: &str) -> String {
-    let metadata = async {
-        http.get(format!("{issuer}/.well-known/oauth-authorization-server"))
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await?
-            .error_for_status()?
-            .json::<symbolon_proto::ServerMetadata>()
-            .await
-    };
-    match metadata.await {
-        Ok(m) => m
+    let metadata = tokio::time::timeout(
+        Duration::from_secs(10),
+        crate::keys::fetch_metadata(http, issuer),
+    )
+    .await;
+    match metadata {
+        Ok(Ok(m)) => m
             .revocation_feed_endpoint
             .unwrap_or_else(|| format!("{issuer}/revocations")),
-        Err(_) => format!("{issuer}/revocations"),
+        _ => format!("{issuer}/revocations"),
     }
 }
 

@@ -150,11 +150,30 @@ impl KeyCache {
 
 /// Why the keys could not be fetched (no secrets in it).
 #[derive(Debug, thiserror::Error)]
-enum FetchError {
+pub(crate) enum FetchError {
     #[error("request failed: {0}")]
     Http(#[from] reqwest::Error),
     #[error("the metadata names issuer {0:?}, not the one configured")]
     WrongIssuer(String),
+}
+
+/// The issuer's RFC 8414 metadata (where the JWKS and the revocation feed are).
+pub(crate) async fn fetch_metadata(
+    http: &reqwest::Client,
+    issuer: &str,
+) -> Result<symbolon_proto::ServerMetadata, FetchError> {
+    let metadata: symbolon_proto::ServerMetadata = http
+        .get(format!("{issuer}/.well-known/oauth-authorization-server"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    // RFC 8414 §3.3: the metadata must be the issuer's own.
+    if metadata.issuer != issuer {
+        return Err(FetchError::WrongIssuer(metadata.issuer));
+    }
+    Ok(metadata)
 }
 
 #[derive(serde::Deserialize)]
@@ -169,23 +188,7 @@ async fn fetch_keys(
     let http = &inner.config.http;
     let uri = match jwks_uri {
         Some(uri) => uri,
-        None => {
-            let metadata: symbolon_proto::ServerMetadata = http
-                .get(format!(
-                    "{}/.well-known/oauth-authorization-server",
-                    inner.config.issuer
-                ))
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
-            // RFC 8414 §3.3: the metadata must be the issuer's own.
-            if metadata.issuer != inner.config.issuer {
-                return Err(FetchError::WrongIssuer(metadata.issuer));
-            }
-            metadata.jwks_uri
-        }
+        None => fetch_metadata(http, &inner.config.issuer).await?.jwks_uri,
     };
     let jwks: Jwks = http
         .get(&uri)

@@ -275,7 +275,7 @@ impl Verifier {
         let inner = &self.0;
         let now = unix_now();
         let claims = inner.keys.verify(token, &inner.expect, now)?;
-        self.check_session(&claims, now)?;
+        self.check_session(&claims)?;
         Ok(claims)
     }
 
@@ -293,7 +293,7 @@ impl Verifier {
         }
     }
 
-    fn check_session(&self, claims: &AccessClaims, now: i64) -> Result<(), VerifyError> {
+    fn check_session(&self, claims: &AccessClaims) -> Result<(), VerifyError> {
         let inner = &self.0;
         if inner.config.revocations.is_none() {
             return Ok(());
@@ -309,7 +309,7 @@ impl Verifier {
             }
         }
         let revoked = inner.revoked.read().unwrap_or_else(|p| p.into_inner());
-        if revoked.contains(&claims.sid, now) {
+        if revoked.contains(&claims.sid) {
             return Err(VerifyError::Revoked);
         }
         Ok(())

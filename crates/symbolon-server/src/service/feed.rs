@@ -127,16 +127,23 @@ impl<'a> Feed<'a> {
         })
     }
 
-    /// Waits until the head passes `after`, the server closes, or `wait` runs out; then
-    /// reads the head again (it may have moved in between).
+    /// Waits until the head passes `after`, the server closes, or `wait` runs out. A
+    /// head published by the feed task is used as it is (`feed_head` made every entry up
+    /// to it visible before it was published), so the waiting polls of many readers do
+    /// not each read it again; otherwise it is read once more.
     async fn wait_beyond(&self, after: u64, wait: Duration) -> Result<u64> {
         let mut changes = self.core.feed.head.subscribe();
-        let _ = tokio::time::timeout(
+        let woken = tokio::time::timeout(
             wait,
             changes.wait_for(|head| head.seq > after || head.closing),
         )
-        .await;
-        Ok(self.core.store().feed_head().await?)
+        .await
+        // The value, not the guard: it must not be held across the read below.
+        .map(|seen| seen.map(|head| *head));
+        match woken {
+            Ok(Ok(head)) if head.seq > after => Ok(head.seq),
+            _ => Ok(self.core.store().feed_head().await?),
+        }
     }
 
     fn publish(&self, seq: u64) {
